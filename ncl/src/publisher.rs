@@ -1,0 +1,325 @@
+//! The publisher: stamps metadata, serializes, envelopes and publishes.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_nats::Subject;
+use bytes::Bytes;
+
+use crate::metadata::{keys, unix_nanos};
+use crate::subject::{SubjectError, validate_publish_subject};
+use crate::subscriber::BuildError;
+use crate::{EnvelopeError, EnvelopeSerializer, Metadata, Payload, PayloadRegistry, RegistryError};
+
+/// Error returned when a message cannot be published.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The subject the message would go to is invalid; nothing was sent.
+    #[error("invalid destination subject: {0}")]
+    InvalidSubject(#[from] SubjectError),
+    /// The payload could not be serialized; nothing was sent.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The envelope could not be encoded; nothing was sent.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The envelope is larger than the server accepts; nothing was sent.
+    #[error(
+        "message to {subject:?} is {size} bytes, over the server's max_payload of {limit} \
+         bytes; send a smaller payload or raise max_payload in the server configuration"
+    )]
+    MaxPayloadExceeded {
+        /// Destination subject.
+        subject: String,
+        /// Envelope size in bytes.
+        size: usize,
+        /// The server's limit in bytes.
+        limit: usize,
+    },
+    /// The NATS client failed to send the message.
+    #[error("failed to publish to {subject:?}: {source}")]
+    Nats {
+        /// Destination subject.
+        subject: String,
+        /// The client's error.
+        #[source]
+        source: async_nats::PublishError,
+    },
+}
+
+/// Where a publisher sends messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Destination {
+    /// Every message goes to this subject.
+    Subject(Subject),
+    /// Each message goes to `prefix.TypeName`.
+    Prefix(String),
+}
+
+/// Publishes typed messages to NATS.
+///
+/// A publisher is cheap to clone; clones share the connection and settings.
+///
+/// For each message it sets `Source` to its name, `EventTime` to the current time and
+/// `MessageID` to a new UUID (the latter two only when the caller did not set them), and
+/// `Type` and `PayloadEncoding` from the registry; then it serializes the payload,
+/// wraps it in an envelope and publishes it.
+///
+/// # Examples
+///
+/// ```no_run
+/// use ncl::{NclPayload, Publisher};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, NclPayload)]
+/// struct Heartbeat {
+///     node_id: String,
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
+/// let publisher = Publisher::builder(client)
+///     .name("node-1")
+///     .destination("heartbeats")
+///     .build()?;
+/// publisher.publish(&Heartbeat { node_id: "node-1".into() }).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Publisher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: async_nats::Client,
+    name: String,
+    destination: Destination,
+    serializer: EnvelopeSerializer,
+    registry: Arc<PayloadRegistry>,
+}
+
+impl Publisher {
+    /// Starts building a publisher on `client`.
+    ///
+    /// The client keeps every connection option the caller gave it (authentication,
+    /// TLS, reconnection).
+    pub fn builder(client: async_nats::Client) -> PublisherBuilder {
+        PublisherBuilder {
+            client,
+            name: None,
+            subject: None,
+            prefix: None,
+            serializer: EnvelopeSerializer::default(),
+            registry: None,
+        }
+    }
+
+    /// Returns the publisher's name, written as `Source` on every message.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Returns the registry the publisher serializes with.
+    pub fn registry(&self) -> &Arc<PayloadRegistry> {
+        &self.inner.registry
+    }
+
+    /// Publishes `event` with fresh metadata.
+    ///
+    /// # Errors
+    ///
+    /// See [`Publisher::publish_with_metadata`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes may or may not send the message.
+    pub async fn publish<T: Payload>(&self, event: &T) -> Result<(), PublishError> {
+        self.publish_with_metadata(Metadata::new(), event).await
+    }
+
+    /// Publishes `event` with `metadata`, adding the keys the publisher stamps.
+    ///
+    /// # Errors
+    ///
+    /// Nothing is sent when the destination subject is invalid
+    /// ([`PublishError::InvalidSubject`]), the payload does not serialize
+    /// ([`PublishError::Registry`]) or the envelope exceeds the server's `max_payload`
+    /// ([`PublishError::MaxPayloadExceeded`]); [`PublishError::Nats`] reports a failure
+    /// of the client. The connection stays usable after any of them.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes may or may not send the message.
+    pub async fn publish_with_metadata<T: Payload>(
+        &self,
+        mut metadata: Metadata,
+        event: &T,
+    ) -> Result<(), PublishError> {
+        let subject = self.subject_for(T::NAME)?;
+        let envelope = self.encode(&mut metadata, event)?;
+        self.send(subject, envelope).await
+    }
+
+    /// Stamps `metadata` and encodes `event` into envelope bytes.
+    pub(crate) fn encode<T: Payload>(
+        &self,
+        metadata: &mut Metadata,
+        event: &T,
+    ) -> Result<Bytes, PublishError> {
+        let inner = &*self.inner;
+        metadata.insert(keys::SOURCE, inner.name.as_str());
+        if !metadata.contains_key(keys::EVENT_TIME) {
+            metadata.set_i64(keys::EVENT_TIME, unix_nanos(SystemTime::now()));
+        }
+        if !metadata.contains_key(keys::MESSAGE_ID) {
+            let mut buffer = uuid::Uuid::encode_buffer();
+            let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+            metadata.insert(keys::MESSAGE_ID, &*id);
+        }
+        let name = inner.registry.stamp::<T>(metadata)?;
+        // The payload is serialized straight into the envelope buffer, saving a copy.
+        let envelope = inner
+            .serializer
+            .serialize_with(metadata, 256, |out| crate::go_json::to_writer(out, event))
+            .map_err(|source| RegistryError::Serialize {
+                name: name.to_owned(),
+                source,
+            })?;
+        Ok(Bytes::from(envelope))
+    }
+
+    /// Returns the subject a message of type `type_name` goes to.
+    fn subject_for(&self, type_name: &str) -> Result<Subject, SubjectError> {
+        match &self.inner.destination {
+            Destination::Subject(subject) => Ok(subject.clone()),
+            Destination::Prefix(prefix) => {
+                let subject = format!("{prefix}.{type_name}");
+                validate_publish_subject(&subject)?;
+                Ok(Subject::from(subject))
+            }
+        }
+    }
+
+    /// Sends envelope bytes after checking them against the server's limit.
+    async fn send(&self, subject: Subject, envelope: Bytes) -> Result<(), PublishError> {
+        let limit = self.inner.client.max_payload();
+        if envelope.len() > limit {
+            return Err(PublishError::MaxPayloadExceeded {
+                subject: subject.to_string(),
+                size: envelope.len(),
+                limit,
+            });
+        }
+        tracing::trace!(
+            subject = %subject,
+            size = envelope.len(),
+            publisher = %self.inner.name,
+            "publishing message"
+        );
+        self.inner
+            .client
+            .publish(subject.clone(), envelope)
+            .await
+            .map_err(|source| PublishError::Nats {
+                subject: subject.to_string(),
+                source,
+            })
+    }
+}
+
+impl fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publisher")
+            .field("name", &self.inner.name)
+            .field("destination", &self.inner.destination)
+            .field("serializer", &self.inner.serializer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Publisher`]; see [`Publisher::builder`].
+#[must_use = "a builder does nothing until build() is called"]
+pub struct PublisherBuilder {
+    client: async_nats::Client,
+    name: Option<String>,
+    subject: Option<String>,
+    prefix: Option<String>,
+    serializer: EnvelopeSerializer,
+    registry: Option<Arc<PayloadRegistry>>,
+}
+
+impl PublisherBuilder {
+    /// Sets the publisher's name, written as `Source` on every message. Required.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sends every message to `subject`. Exactly one of this and
+    /// [`PublisherBuilder::destination_prefix`] must be set.
+    pub fn destination(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Sends each message to `prefix.TypeName`, where `TypeName` is the payload's wire
+    /// name. Exactly one of this and [`PublisherBuilder::destination`] must be set.
+    pub fn destination_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Sets the envelope serializer. Defaults to JSON (version 1).
+    pub fn serializer(mut self, serializer: EnvelopeSerializer) -> Self {
+        self.serializer = serializer;
+        self
+    }
+
+    /// Sets the payload registry. Defaults to [`PayloadRegistry::global`].
+    pub fn registry(mut self, registry: Arc<PayloadRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Builds the publisher.
+    ///
+    /// # Errors
+    ///
+    /// Returns a [`BuildError`] when the name is missing or blank, when both or neither
+    /// destination is set, when the destination is not a valid subject, or when the
+    /// default registry cannot be built.
+    pub fn build(self) -> Result<Publisher, BuildError> {
+        let name = self.name.ok_or(BuildError::MissingName)?;
+        if name.trim().is_empty() {
+            return Err(BuildError::BlankName);
+        }
+        let destination = match (self.subject, self.prefix) {
+            (Some(_), Some(_)) => return Err(BuildError::BothDestinations),
+            (None, None) => return Err(BuildError::NoDestination),
+            (Some(subject), None) => {
+                validate_publish_subject(&subject)?;
+                Destination::Subject(Subject::from(subject))
+            }
+            (None, Some(prefix)) => {
+                validate_publish_subject(&prefix)?;
+                Destination::Prefix(prefix)
+            }
+        };
+        let registry = match self.registry {
+            Some(registry) => registry,
+            None => PayloadRegistry::global().map_err(BuildError::Registry)?,
+        };
+        Ok(Publisher {
+            inner: Arc::new(Inner {
+                client: self.client,
+                name,
+                destination,
+                serializer: self.serializer,
+                registry,
+            }),
+        })
+    }
+}

@@ -1,0 +1,427 @@
+//! The payload registry: wire type names mapped to Rust types.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::metadata::KeyGeneration;
+use crate::payload::{DecodeFn, PayloadRegistration, decode_json};
+use crate::{AnyMessage, Metadata, Payload, RawMessage, go_json};
+
+/// The only payload encoding defined by NCL.
+pub const JSON_ENCODING: &str = "json";
+
+/// Error returned by [`PayloadRegistry`] operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The metadata names a payload encoding other than `json`.
+    #[error("unsupported payload encoding {encoding:?}: only \"json\" is supported")]
+    UnsupportedEncoding {
+        /// Encoding found in the metadata (empty when the key is missing).
+        encoding: String,
+    },
+    /// The metadata has no `Type` (or `Bacalhau-Type`) key.
+    #[error("message has no Type metadata key, so its payload type is unknown")]
+    MissingType,
+    /// The metadata names a type that is not registered.
+    #[error("unknown payload type {name:?}; registered: {registered}")]
+    UnknownType {
+        /// Type name found in the metadata.
+        name: String,
+        /// The registered names, or their count when there are many.
+        registered: String,
+    },
+    /// A Rust type was serialized that the registry does not know.
+    #[error(
+        "payload type {rust_type} is not registered; derive NclPayload on it or call \
+         PayloadRegistry::register"
+    )]
+    UnregisteredType {
+        /// Rust type name.
+        rust_type: &'static str,
+    },
+    /// A registration used an empty or all-whitespace name.
+    #[error("blank wire name for payload type {rust_type}; give it a non-empty name")]
+    BlankName {
+        /// Rust type being registered.
+        rust_type: &'static str,
+    },
+    /// Two Rust types were registered under one wire name.
+    #[error(
+        "wire name {name:?} is registered twice, by {existing} and by {new}; give one of \
+         them another name with #[ncl(name = \"...\")]"
+    )]
+    DuplicateName {
+        /// The contested wire name.
+        name: String,
+        /// Rust type registered first.
+        existing: &'static str,
+        /// Rust type registered second.
+        new: &'static str,
+    },
+    /// One Rust type was registered under two wire names.
+    #[error("payload type {rust_type} is already registered as {existing:?}, not {new:?}")]
+    DuplicateType {
+        /// The Rust type.
+        rust_type: &'static str,
+        /// Name it was registered under first.
+        existing: String,
+        /// Name of the second registration.
+        new: String,
+    },
+    /// The payload could not be serialized as JSON.
+    #[error("failed to serialize payload of type {name:?} as JSON: {source}")]
+    Serialize {
+        /// Wire name of the payload type.
+        name: String,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The payload bytes do not decode as the named type.
+    #[error("failed to deserialize payload of type {name:?} from JSON: {source}")]
+    Deserialize {
+        /// Wire name of the payload type.
+        name: String,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// What the registry knows of one payload type.
+#[derive(Clone, Copy)]
+struct Entry {
+    rust_path: &'static str,
+    type_id: TypeId,
+    decode: DecodeFn,
+}
+
+/// A description of one registered payload type, from [`PayloadRegistry::entries`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisteredPayload {
+    /// Wire name.
+    pub name: String,
+    /// Rust path of the type (`crate::module::Type` for derived types, the compiler's
+    /// type name for types registered at run time).
+    pub rust_path: &'static str,
+}
+
+/// Maps wire type names to Rust types, and serializes and deserializes payloads.
+///
+/// Types that derive [`NclPayload`](crate::NclPayload) are collected at start-up by
+/// [`PayloadRegistry::from_inventory`]; others are added with
+/// [`PayloadRegistry::register`]. The registry is immutable once shared: publishers and
+/// subscribers hold it behind an `Arc`.
+///
+/// # Linker caveat
+///
+/// `inventory` collects registrations from every object file the linker keeps. A crate
+/// whose items are never referenced may be dropped, and its payload types with it; a
+/// message of such a type then fails with [`RegistryError::UnknownType`]. Use
+/// [`PayloadRegistry::entries`] to see what was collected, and
+/// [`PayloadRegistry::register`] to add a type by hand.
+///
+/// # Examples
+///
+/// ```
+/// use ncl::{Metadata, PayloadRegistry};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Debug, PartialEq)]
+/// struct Ping {
+///     seq: u64,
+/// }
+///
+/// let mut registry = PayloadRegistry::new();
+/// registry.register::<Ping>("Ping")?;
+///
+/// let mut metadata = Metadata::new();
+/// let bytes = registry.serialize_payload(&mut metadata, &Ping { seq: 1 })?;
+/// assert_eq!(metadata.message_type(), Some("Ping"));
+///
+/// let payload = registry.deserialize_payload(&metadata, &bytes)?;
+/// assert_eq!(payload.downcast_ref::<Ping>(), Some(&Ping { seq: 1 }));
+/// # Ok::<(), ncl::RegistryError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct PayloadRegistry {
+    by_name: HashMap<Box<str>, Entry>,
+    by_type: HashMap<TypeId, Box<str>>,
+    key_generation: KeyGeneration,
+}
+
+impl PayloadRegistry {
+    /// Creates an empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Creates a registry holding every type that derives
+    /// [`NclPayload`](crate::NclPayload) in the linked program.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`RegistryError::DuplicateName`], naming both Rust types, when two types
+    /// share a wire name, and [`RegistryError::BlankName`] for an empty name.
+    pub fn from_inventory() -> Result<Self, RegistryError> {
+        let mut registry = Self::new();
+        let mut registrations: Vec<&PayloadRegistration> =
+            inventory::iter::<PayloadRegistration>.into_iter().collect();
+        // Sorted so that the error for a duplicate names the types in a stable order.
+        registrations.sort_by_key(|r| (r.name, r.rust_path));
+        for registration in registrations {
+            registry.insert(
+                registration.name,
+                Entry {
+                    rust_path: registration.rust_path,
+                    type_id: (registration.type_id)(),
+                    decode: registration.decode,
+                },
+            )?;
+        }
+        Ok(registry)
+    }
+
+    /// Returns a shared registry built once by [`PayloadRegistry::from_inventory`].
+    ///
+    /// Publishers and subscribers use it when no registry is given.
+    ///
+    /// # Errors
+    ///
+    /// As [`PayloadRegistry::from_inventory`]; the error is computed once and returned
+    /// as a copy of its message on later calls.
+    pub fn global() -> Result<Arc<Self>, Arc<RegistryError>> {
+        static GLOBAL: OnceLock<Result<Arc<PayloadRegistry>, Arc<RegistryError>>> =
+            OnceLock::new();
+        GLOBAL
+            .get_or_init(|| Self::from_inventory().map(Arc::new).map_err(Arc::new))
+            .clone()
+    }
+
+    /// Sets which spellings of the `Type` and `PayloadEncoding` keys
+    /// [`PayloadRegistry::serialize_payload`] writes.
+    pub fn with_key_generation(mut self, generation: KeyGeneration) -> Self {
+        self.key_generation = generation;
+        self
+    }
+
+    /// Registers `T` under the wire name `name`.
+    ///
+    /// Registering the same type under the same name again does nothing.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`RegistryError::BlankName`] for an empty name,
+    /// [`RegistryError::DuplicateName`] when another type has the name, and
+    /// [`RegistryError::DuplicateType`] when `T` already has another name.
+    pub fn register<T>(&mut self, name: &str) -> Result<(), RegistryError>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        self.insert(
+            name,
+            Entry {
+                rust_path: std::any::type_name::<T>(),
+                type_id: TypeId::of::<T>(),
+                decode: decode_json::<T>,
+            },
+        )
+    }
+
+    /// Registers the [`Payload`] type `T` under its own wire name.
+    ///
+    /// # Errors
+    ///
+    /// As [`PayloadRegistry::register`].
+    pub fn register_payload<T: Payload>(&mut self) -> Result<(), RegistryError> {
+        self.register::<T>(T::NAME)
+    }
+
+    fn insert(&mut self, name: &str, entry: Entry) -> Result<(), RegistryError> {
+        if name.trim().is_empty() {
+            return Err(RegistryError::BlankName {
+                rust_type: entry.rust_path,
+            });
+        }
+        if let Some(existing) = self.by_name.get(name) {
+            if existing.type_id == entry.type_id {
+                return Ok(());
+            }
+            return Err(RegistryError::DuplicateName {
+                name: name.to_owned(),
+                existing: existing.rust_path,
+                new: entry.rust_path,
+            });
+        }
+        if let Some(existing) = self.by_type.get(&entry.type_id) {
+            return Err(RegistryError::DuplicateType {
+                rust_type: entry.rust_path,
+                existing: existing.to_string(),
+                new: name.to_owned(),
+            });
+        }
+        self.by_name.insert(name.into(), entry);
+        self.by_type.insert(entry.type_id, name.into());
+        Ok(())
+    }
+
+    /// Returns the wire name `T` is registered under.
+    pub fn name_of<T: Any>(&self) -> Option<&str> {
+        self.by_type.get(&TypeId::of::<T>()).map(|name| &**name)
+    }
+
+    /// Returns `true` when `name` is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// Returns the number of registered types.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Returns `true` when no type is registered.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// Lists the registered types, sorted by wire name.
+    pub fn entries(&self) -> Vec<RegisteredPayload> {
+        let mut entries: Vec<RegisteredPayload> = self
+            .by_name
+            .iter()
+            .map(|(name, entry)| RegisteredPayload {
+                name: name.to_string(),
+                rust_path: entry.rust_path,
+            })
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        entries
+    }
+
+    /// Serializes `payload` as JSON and records its type and encoding in `metadata`.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`RegistryError::UnregisteredType`] when `T` is not registered and
+    /// [`RegistryError::Serialize`] when serde fails.
+    pub fn serialize_payload<T: Serialize + Any>(
+        &self,
+        metadata: &mut Metadata,
+        payload: &T,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let mut out = Vec::with_capacity(128);
+        let name = self.write_payload(metadata, payload, &mut out)?;
+        debug_assert!(!name.is_empty());
+        Ok(out)
+    }
+
+    /// Records `T`'s wire name and the JSON encoding in `metadata`; returns the name.
+    pub(crate) fn stamp<T: Any>(&self, metadata: &mut Metadata) -> Result<&str, RegistryError> {
+        let name = self
+            .name_of::<T>()
+            .ok_or(RegistryError::UnregisteredType {
+                rust_type: std::any::type_name::<T>(),
+            })?;
+        metadata.set_message_type(name, self.key_generation);
+        metadata.set_payload_encoding(JSON_ENCODING, self.key_generation);
+        Ok(name)
+    }
+
+    /// Stamps `metadata` and appends `payload`'s JSON to `out`; returns the wire name.
+    fn write_payload<T: Serialize + Any>(
+        &self,
+        metadata: &mut Metadata,
+        payload: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<&str, RegistryError> {
+        let name = self.stamp::<T>(metadata)?;
+        go_json::to_writer(out, payload).map_err(|source| RegistryError::Serialize {
+            name: name.to_owned(),
+            source,
+        })?;
+        Ok(name)
+    }
+
+    /// Deserializes payload bytes into the type that `metadata` names.
+    ///
+    /// Checks the encoding first, then the type, as Bacalhau's Go registry does.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`RegistryError::UnsupportedEncoding`], [`RegistryError::MissingType`],
+    /// [`RegistryError::UnknownType`] or [`RegistryError::Deserialize`].
+    pub fn deserialize_payload(
+        &self,
+        metadata: &Metadata,
+        bytes: &[u8],
+    ) -> Result<Box<dyn Any + Send + Sync>, RegistryError> {
+        self.decode_payload(metadata, bytes).map(|(payload, _)| payload)
+    }
+
+    /// Deserializes a raw message's payload into a type-erased message.
+    ///
+    /// # Errors
+    ///
+    /// As [`PayloadRegistry::deserialize_payload`].
+    pub fn deserialize(&self, message: RawMessage) -> Result<AnyMessage, RegistryError> {
+        let (payload, rust_path) = self.decode_payload(&message.metadata, &message.payload)?;
+        Ok(AnyMessage::from_boxed(message.metadata, payload, rust_path))
+    }
+
+    /// Decodes payload bytes; returns the value and its Rust path.
+    pub(crate) fn decode_payload(
+        &self,
+        metadata: &Metadata,
+        bytes: &[u8],
+    ) -> Result<(Box<dyn Any + Send + Sync>, &'static str), RegistryError> {
+        let encoding = metadata.payload_encoding().unwrap_or_default();
+        if encoding != JSON_ENCODING {
+            return Err(RegistryError::UnsupportedEncoding {
+                encoding: encoding.to_owned(),
+            });
+        }
+        let name = metadata.message_type().ok_or(RegistryError::MissingType)?;
+        let entry = self.by_name.get(name).ok_or_else(|| RegistryError::UnknownType {
+            name: name.to_owned(),
+            registered: self.describe_registered(),
+        })?;
+        let payload = (entry.decode)(bytes).map_err(|source| RegistryError::Deserialize {
+            name: name.to_owned(),
+            source,
+        })?;
+        Ok((payload, entry.rust_path))
+    }
+
+    /// Lists the registered names for an error message, or counts them when many.
+    fn describe_registered(&self) -> String {
+        const MAX_LISTED: usize = 10;
+        if self.by_name.is_empty() {
+            return "none".to_owned();
+        }
+        if self.by_name.len() > MAX_LISTED {
+            return format!("{} types (see PayloadRegistry::entries)", self.by_name.len());
+        }
+        let mut names: Vec<&str> = self.by_name.keys().map(|name| &**name).collect();
+        names.sort_unstable();
+        names.join(", ")
+    }
+}
+
+impl fmt::Debug for PayloadRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PayloadRegistry")
+            .field("types", &self.entries())
+            .field("key_generation", &self.key_generation)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

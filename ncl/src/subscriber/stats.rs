@@ -1,0 +1,192 @@
+//! Message counters and rate-limited logging for the subscriber.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Counts of what a subscriber did with the messages it received, from
+/// [`Subscriber::stats`](crate::Subscriber::stats).
+///
+/// Every received message ends in exactly one of `processed`, `filtered` or one of the
+/// failure counts, so they add up to `received` once no message is in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubscriberStats {
+    /// Messages taken from NATS.
+    pub received: u64,
+    /// Messages handled by every interested handler and checkpointed.
+    pub processed: u64,
+    /// Messages the filter dropped.
+    pub filtered: u64,
+    /// Messages whose envelope did not decode (too short, unknown version, bad CRC,
+    /// malformed body).
+    pub envelope_errors: u64,
+    /// Messages whose payload did not decode (unknown type or encoding, bad JSON).
+    pub payload_errors: u64,
+    /// Messages for which a handler returned an error.
+    pub handler_errors: u64,
+    /// Messages for which a handler panicked.
+    pub handler_panics: u64,
+    /// Messages whose checkpoint failed.
+    pub checkpoint_errors: u64,
+}
+
+impl SubscriberStats {
+    /// Returns the number of messages that failed at any step.
+    pub fn failed(&self) -> u64 {
+        self.envelope_errors
+            + self.payload_errors
+            + self.handler_errors
+            + self.handler_panics
+            + self.checkpoint_errors
+    }
+}
+
+/// The step at which a message failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Envelope,
+    Payload,
+    Handler,
+    Panic,
+    Checkpoint,
+}
+
+impl Failure {
+    const COUNT: usize = 5;
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    pub(crate) fn description(self) -> &'static str {
+        match self {
+            Self::Envelope => "dropping message: envelope failed to decode",
+            Self::Payload => "dropping message: payload failed to decode",
+            Self::Handler => "message handler failed",
+            Self::Panic => "message handler panicked",
+            Self::Checkpoint => "checkpoint failed after handling message",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    received: AtomicU64,
+    processed: AtomicU64,
+    filtered: AtomicU64,
+    failures: [AtomicU64; Failure::COUNT],
+}
+
+impl Counters {
+    pub(crate) fn received(&self) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn processed(&self) {
+        self.processed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn filtered(&self) {
+        self.filtered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn failed(&self, failure: Failure) {
+        self.failures[failure.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> SubscriberStats {
+        let failures = |failure: Failure| self.failures[failure.index()].load(Ordering::Relaxed);
+        SubscriberStats {
+            received: self.received.load(Ordering::Relaxed),
+            processed: self.processed.load(Ordering::Relaxed),
+            filtered: self.filtered.load(Ordering::Relaxed),
+            envelope_errors: failures(Failure::Envelope),
+            payload_errors: failures(Failure::Payload),
+            handler_errors: failures(Failure::Handler),
+            handler_panics: failures(Failure::Panic),
+            checkpoint_errors: failures(Failure::Checkpoint),
+        }
+    }
+}
+
+/// Lets one log line per failure kind through per interval and counts the rest.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    start: Instant,
+    interval: Duration,
+    /// Per failure kind: the interval number of the last line let through, plus one
+    /// (0 means never).
+    last_interval: [AtomicU64; Failure::COUNT],
+    suppressed: [AtomicU64; Failure::COUNT],
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(1))
+    }
+}
+
+impl RateLimiter {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Self {
+            start: Instant::now(),
+            interval,
+            last_interval: Default::default(),
+            suppressed: Default::default(),
+        }
+    }
+
+    /// Returns `Some(n)` when a line may be logged now, where `n` lines of this kind
+    /// were suppressed since the last one; returns `None` to suppress this line.
+    pub(crate) fn allow(&self, failure: Failure) -> Option<u64> {
+        let i = failure.index();
+        let elapsed = self.start.elapsed().as_nanos() / self.interval.as_nanos().max(1);
+        let current = u64::try_from(elapsed).unwrap_or(u64::MAX - 1) + 1;
+        let last = self.last_interval[i].load(Ordering::Relaxed);
+        if last != current
+            && self.last_interval[i]
+                .compare_exchange(last, current, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(self.suppressed[i].swap(0, Ordering::Relaxed));
+        }
+        self.suppressed[i].fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_lets_one_line_through_per_interval() {
+        let limiter = RateLimiter::new(Duration::from_secs(3600));
+        assert_eq!(limiter.allow(Failure::Envelope), Some(0));
+        assert_eq!(limiter.allow(Failure::Envelope), None);
+        assert_eq!(limiter.allow(Failure::Envelope), None);
+        // Another kind has its own budget.
+        assert_eq!(limiter.allow(Failure::Handler), Some(0));
+    }
+
+    #[test]
+    fn limiter_reports_suppressed_count() {
+        let limiter = RateLimiter::new(Duration::from_millis(20));
+        assert_eq!(limiter.allow(Failure::Payload), Some(0));
+        assert_eq!(limiter.allow(Failure::Payload), None);
+        assert_eq!(limiter.allow(Failure::Payload), None);
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(limiter.allow(Failure::Payload), Some(2));
+    }
+
+    #[test]
+    fn failures_add_up() {
+        let counters = Counters::default();
+        counters.failed(Failure::Envelope);
+        counters.failed(Failure::Panic);
+        counters.failed(Failure::Checkpoint);
+        let stats = counters.snapshot();
+        assert_eq!(stats.failed(), 3);
+        assert_eq!(stats.handler_panics, 1);
+    }
+}
