@@ -53,6 +53,7 @@ pub mod metadata;
 mod payload;
 mod publisher;
 mod registry;
+mod router;
 mod subject;
 mod subscriber;
 
@@ -67,6 +68,9 @@ pub use ncl_derive::NclPayload;
 pub use payload::Payload;
 pub use publisher::{Publisher, PublisherBuilder, PublishError};
 pub use registry::{JSON_ENCODING, PayloadRegistry, RegisteredPayload, RegistryError};
+pub use router::{
+    HandlerError, HandlerItem, RegisteredHandler, Registrations, Router, registrations,
+};
 pub use subject::{SubjectError, validate_publish_subject, validate_subscribe_subject};
 pub use subscriber::{
     BuildError, SubscribeError, Subscriber, SubscriberBuilder, SubscriberStats,
@@ -76,5 +80,9 @@ pub use subscriber::{
 #[doc(hidden)]
 pub mod __private {
     pub use crate::payload::PayloadRegistration;
+    pub use crate::router::support::*;
+    pub use crate::router::{HandlerCallFn, HandlerRegistration};
+    pub use futures_util::future::BoxFuture;
     pub use inventory;
+    pub use serde;
 }

@@ -79,8 +79,9 @@ impl<P> Message<P> {
 ///
 /// The subscriber decodes each payload through the registry into one of these and hands
 /// it to every handler. A handler that expects a particular type asks for it with
-/// [`AnyMessage::payload`] or [`AnyMessage::downcast`]; the answer is checked against the
-/// payload's real Rust type, so a handler never sees a payload of the wrong type.
+/// [`AnyMessage::payload`], [`AnyMessage::message`] or [`AnyMessage::downcast`]; the
+/// answer is checked against the payload's real Rust type, so a handler never sees a
+/// payload of the wrong type.
 ///
 /// # Examples
 ///
@@ -95,54 +96,91 @@ impl<P> Message<P> {
 /// assert_eq!(typed.payload, 7);
 /// ```
 pub struct AnyMessage {
-    /// String metadata of the message.
-    pub metadata: Metadata,
-    payload: Box<dyn Any + Send + Sync>,
-    type_name: &'static str,
+    inner: Box<dyn ErasedMessage>,
+}
+
+/// A [`Message`] of some payload type, behind a trait object.
+trait ErasedMessage: Send + Sync {
+    fn metadata(&self) -> &Metadata;
+    fn metadata_mut(&mut self) -> &mut Metadata;
+    fn payload_type_name(&self) -> &'static str;
+    fn as_any(&self) -> &dyn Any;
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl<P: Any + Send + Sync> ErasedMessage for Message<P> {
+    fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
+    fn payload_type_name(&self) -> &'static str {
+        std::any::type_name::<P>()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
 }
 
 impl AnyMessage {
     /// Wraps a typed payload.
     pub fn new<P: Any + Send + Sync>(metadata: Metadata, payload: P) -> Self {
-        Self::from_boxed(metadata, Box::new(payload), std::any::type_name::<P>())
+        Self::from_message(Message::new(metadata, payload))
     }
 
-    /// Wraps a payload that is already boxed, with the name of its Rust type.
-    pub(crate) fn from_boxed(
-        metadata: Metadata,
-        payload: Box<dyn Any + Send + Sync>,
-        type_name: &'static str,
-    ) -> Self {
+    /// Wraps a typed message.
+    pub fn from_message<P: Any + Send + Sync>(message: Message<P>) -> Self {
         Self {
-            metadata,
-            payload,
-            type_name,
+            inner: Box::new(message),
         }
+    }
+
+    /// Returns the metadata.
+    pub fn metadata(&self) -> &Metadata {
+        self.inner.metadata()
+    }
+
+    /// Returns the metadata for changing it.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        self.inner.metadata_mut()
     }
 
     /// Returns the message id.
     pub fn id(&self) -> Option<&str> {
-        self.metadata.message_id()
+        self.metadata().message_id()
     }
 
     /// Returns the payload's wire type name.
     pub fn message_type(&self) -> Option<&str> {
-        self.metadata.message_type()
+        self.metadata().message_type()
     }
 
     /// Returns the Rust type name of the payload, for logs and error messages.
     pub fn payload_type_name(&self) -> &'static str {
-        self.type_name
+        self.inner.payload_type_name()
     }
 
     /// Returns `true` when the payload is a `P`.
     pub fn is<P: Any>(&self) -> bool {
-        self.payload.is::<P>()
+        self.inner.as_any().is::<Message<P>>()
     }
 
     /// Returns the payload when it is a `P`.
     pub fn payload<P: Any>(&self) -> Option<&P> {
-        self.payload.downcast_ref()
+        self.message::<P>().map(|message| &message.payload)
+    }
+
+    /// Returns the typed message when the payload is a `P`, without copying it.
+    pub fn message<P: Any>(&self) -> Option<&Message<P>> {
+        self.inner.as_any().downcast_ref()
     }
 
     /// Converts into a typed message when the payload is a `P`, and returns `self`
@@ -151,30 +189,30 @@ impl AnyMessage {
     /// # Errors
     ///
     /// Returns the message itself when its payload is of another type.
-    pub fn downcast<P: Any>(self) -> Result<Message<P>, Self> {
-        if !self.payload.is::<P>() {
+    pub fn downcast<P: Any + Send + Sync>(self) -> Result<Message<P>, Self> {
+        if !self.is::<P>() {
             return Err(self);
         }
-        match self.payload.downcast::<P>() {
-            Ok(payload) => Ok(Message::new(self.metadata, *payload)),
-            // Unreachable: the type was checked just above.
-            Err(payload) => Err(Self::from_boxed(self.metadata, payload, self.type_name)),
+        match self.inner.into_any().downcast::<Message<P>>() {
+            Ok(message) => Ok(*message),
+            // Unreachable: the type was checked just above, and a message of another
+            // type cannot be rebuilt from `Box<dyn Any>`.
+            Err(_) => unreachable!("payload type checked before downcast"),
         }
     }
 
     /// Converts into a typed message when the payload is a `P`, cloning it out of the
     /// shared message.
     pub fn to_typed<P: Any + Clone>(&self) -> Option<Message<P>> {
-        self.payload::<P>()
-            .map(|payload| Message::new(self.metadata.clone(), payload.clone()))
+        self.message::<P>().cloned()
     }
 }
 
 impl fmt::Debug for AnyMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AnyMessage")
-            .field("metadata", &self.metadata)
-            .field("payload_type", &self.type_name)
+            .field("metadata", self.metadata())
+            .field("payload_type", &self.payload_type_name())
             .finish_non_exhaustive()
     }
 }

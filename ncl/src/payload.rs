@@ -5,6 +5,8 @@ use std::any::{Any, TypeId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::{AnyMessage, Metadata};
+
 /// A message type that can travel in an NCL envelope, under a fixed wire name.
 ///
 /// Derive it with [`NclPayload`](crate::NclPayload): the derive sets [`Payload::NAME`]
@@ -46,6 +48,11 @@ pub trait Payload: Serialize + DeserializeOwned + Send + Sync + 'static {
 /// Decodes JSON payload bytes into a boxed value of one registered type.
 pub(crate) type DecodeFn = fn(&[u8]) -> Result<Box<dyn Any + Send + Sync>, serde_json::Error>;
 
+/// Decodes JSON payload bytes into a message of one registered type; on failure the
+/// metadata is handed back with the error.
+pub(crate) type DecodeMessageFn =
+    fn(Metadata, &[u8]) -> Result<AnyMessage, (Metadata, serde_json::Error)>;
+
 /// A payload type registered at link time through `inventory`.
 ///
 /// `#[derive(NclPayload)]` submits one of these per type; it is public only so that
@@ -57,6 +64,7 @@ pub struct PayloadRegistration {
     pub(crate) rust_path: &'static str,
     pub(crate) type_id: fn() -> TypeId,
     pub(crate) decode: DecodeFn,
+    pub(crate) decode_message: DecodeMessageFn,
 }
 
 impl PayloadRegistration {
@@ -67,11 +75,23 @@ impl PayloadRegistration {
             rust_path,
             type_id: TypeId::of::<T>,
             decode: decode_json::<T>,
+            decode_message: decode_json_message::<T>,
         }
     }
 }
 
 inventory::collect!(PayloadRegistration);
+
+/// Decodes JSON bytes into a type-erased [`Message<T>`](crate::Message).
+pub(crate) fn decode_json_message<T: DeserializeOwned + Send + Sync + 'static>(
+    metadata: Metadata,
+    bytes: &[u8],
+) -> Result<AnyMessage, (Metadata, serde_json::Error)> {
+    match serde_json::from_slice::<T>(bytes) {
+        Ok(payload) => Ok(AnyMessage::new(metadata, payload)),
+        Err(error) => Err((metadata, error)),
+    }
+}
 
 /// Decodes JSON bytes into a boxed `T`.
 pub(crate) fn decode_json<T: DeserializeOwned + Send + Sync + 'static>(

@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::metadata::KeyGeneration;
-use crate::payload::{DecodeFn, PayloadRegistration, decode_json};
+use crate::payload::{
+    DecodeFn, DecodeMessageFn, PayloadRegistration, decode_json, decode_json_message,
+};
 use crate::{AnyMessage, Metadata, Payload, RawMessage, go_json};
 
 /// The only payload encoding defined by NCL.
@@ -100,6 +102,7 @@ struct Entry {
     rust_path: &'static str,
     type_id: TypeId,
     decode: DecodeFn,
+    decode_message: DecodeMessageFn,
 }
 
 /// A description of one registered payload type, from [`PayloadRegistry::entries`].
@@ -182,6 +185,7 @@ impl PayloadRegistry {
                     rust_path: registration.rust_path,
                     type_id: (registration.type_id)(),
                     decode: registration.decode,
+                    decode_message: registration.decode_message,
                 },
             )?;
         }
@@ -230,6 +234,7 @@ impl PayloadRegistry {
                 rust_path: std::any::type_name::<T>(),
                 type_id: TypeId::of::<T>(),
                 decode: decode_json::<T>,
+                decode_message: decode_json_message::<T>,
             },
         )
     }
@@ -309,8 +314,9 @@ impl PayloadRegistry {
     ///
     /// # Errors
     ///
-    /// Returns [`RegistryError::UnregisteredType`] when `T` is not registered and
-    /// [`RegistryError::Serialize`] when serde fails.
+    /// Returns [`RegistryError::UnregisteredType`] when `T` is not registered,
+    /// [`RegistryError::UnsupportedEncoding`] when `metadata` already names an encoding
+    /// other than `json`, and [`RegistryError::Serialize`] when serde fails.
     pub fn serialize_payload<T: Serialize + Any>(
         &self,
         metadata: &mut Metadata,
@@ -323,14 +329,25 @@ impl PayloadRegistry {
     }
 
     /// Records `T`'s wire name and the JSON encoding in `metadata`; returns the name.
+    ///
+    /// As Bacalhau's Go registry does, an encoding the caller already set (under either
+    /// key spelling) is kept rather than rewritten, so only an empty one is filled in.
     pub(crate) fn stamp<T: Any>(&self, metadata: &mut Metadata) -> Result<&str, RegistryError> {
         let name = self
             .name_of::<T>()
             .ok_or(RegistryError::UnregisteredType {
                 rust_type: std::any::type_name::<T>(),
             })?;
+        match metadata.payload_encoding().unwrap_or_default() {
+            "" => metadata.set_payload_encoding(JSON_ENCODING, self.key_generation),
+            JSON_ENCODING => {}
+            other => {
+                return Err(RegistryError::UnsupportedEncoding {
+                    encoding: other.to_owned(),
+                });
+            }
+        }
         metadata.set_message_type(name, self.key_generation);
-        metadata.set_payload_encoding(JSON_ENCODING, self.key_generation);
         Ok(name)
     }
 
@@ -362,7 +379,11 @@ impl PayloadRegistry {
         metadata: &Metadata,
         bytes: &[u8],
     ) -> Result<Box<dyn Any + Send + Sync>, RegistryError> {
-        self.decode_payload(metadata, bytes).map(|(payload, _)| payload)
+        let (name, entry) = self.lookup(metadata)?;
+        (entry.decode)(bytes).map_err(|source| RegistryError::Deserialize {
+            name: name.to_owned(),
+            source,
+        })
     }
 
     /// Deserializes a raw message's payload into a type-erased message.
@@ -371,16 +392,29 @@ impl PayloadRegistry {
     ///
     /// As [`PayloadRegistry::deserialize_payload`].
     pub fn deserialize(&self, message: RawMessage) -> Result<AnyMessage, RegistryError> {
-        let (payload, rust_path) = self.decode_payload(&message.metadata, &message.payload)?;
-        Ok(AnyMessage::from_boxed(message.metadata, payload, rust_path))
+        self.decode_message(message).map_err(|(error, _)| error)
     }
 
-    /// Decodes payload bytes; returns the value and its Rust path.
-    pub(crate) fn decode_payload(
+    /// Deserializes a raw message; on failure hands the metadata back for logging.
+    pub(crate) fn decode_message(
         &self,
-        metadata: &Metadata,
-        bytes: &[u8],
-    ) -> Result<(Box<dyn Any + Send + Sync>, &'static str), RegistryError> {
+        message: RawMessage,
+    ) -> Result<AnyMessage, (RegistryError, Metadata)> {
+        let (name, entry) = match self.lookup(&message.metadata) {
+            Ok(found) => found,
+            Err(error) => return Err((error, message.metadata)),
+        };
+        (entry.decode_message)(message.metadata, &message.payload).map_err(|(metadata, source)| {
+            let error = RegistryError::Deserialize {
+                name: name.to_owned(),
+                source,
+            };
+            (error, metadata)
+        })
+    }
+
+    /// Finds the entry for the encoding and type named in `metadata`.
+    fn lookup(&self, metadata: &Metadata) -> Result<(&str, &Entry), RegistryError> {
         let encoding = metadata.payload_encoding().unwrap_or_default();
         if encoding != JSON_ENCODING {
             return Err(RegistryError::UnsupportedEncoding {
@@ -388,15 +422,14 @@ impl PayloadRegistry {
             });
         }
         let name = metadata.message_type().ok_or(RegistryError::MissingType)?;
-        let entry = self.by_name.get(name).ok_or_else(|| RegistryError::UnknownType {
-            name: name.to_owned(),
-            registered: self.describe_registered(),
-        })?;
-        let payload = (entry.decode)(bytes).map_err(|source| RegistryError::Deserialize {
-            name: name.to_owned(),
-            source,
-        })?;
-        Ok((payload, entry.rust_path))
+        let (name, entry) =
+            self.by_name
+                .get_key_value(name)
+                .ok_or_else(|| RegistryError::UnknownType {
+                    name: name.to_owned(),
+                    registered: self.describe_registered(),
+                })?;
+        Ok((name, entry))
     }
 
     /// Lists the registered names for an error message, or counts them when many.

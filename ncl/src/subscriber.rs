@@ -266,17 +266,14 @@ impl Inner {
             return;
         }
 
-        let (payload, type_name) = match self.registry.decode_payload(&raw.metadata, &raw.payload)
-        {
-            Ok(decoded) => decoded,
-            Err(error) => {
-                let metadata = &raw.metadata;
+        let message = match self.registry.decode_message(raw) {
+            Ok(message) => message,
+            Err((error, metadata)) => {
                 let (id, message_type) = (metadata.message_id(), metadata.message_type());
                 self.fail(Failure::Payload, subject, id, message_type, &error);
                 return;
             }
         };
-        let message = AnyMessage::from_boxed(raw.metadata, payload, type_name);
 
         for handler in &self.handlers {
             if !handler.should_process(&message).await {

@@ -1,0 +1,9 @@
+use ncl::NclPayload;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, NclPayload)]
+struct Page<T> {
+    items: Vec<T>,
+}
+
+fn main() {}
