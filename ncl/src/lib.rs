@@ -66,14 +66,15 @@ pub use message::{AnyMessage, Message, RawMessage};
 pub use metadata::{KeyGeneration, Metadata};
 pub use ncl_derive::NclPayload;
 pub use payload::Payload;
-pub use publisher::{Publisher, PublisherBuilder, PublishError};
+pub use publisher::{DEFAULT_PUBLISH_TIMEOUT, PublishError, Publisher, PublisherBuilder};
 pub use registry::{JSON_ENCODING, PayloadRegistry, RegisteredPayload, RegistryError};
 pub use router::{
     HandlerError, HandlerItem, RegisteredHandler, Registrations, Router, registrations,
 };
 pub use subject::{SubjectError, validate_publish_subject, validate_subscribe_subject};
 pub use subscriber::{
-    BuildError, SubscribeError, Subscriber, SubscriberBuilder, SubscriberStats,
+    BuildError, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_MAX_PENDING,
+    SubscribeError, Subscriber, SubscriberBuilder, SubscriberStats,
 };
 
 /// Items used by the code that ncl's macros generate. Not a public API.

@@ -2,7 +2,8 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
 
 use async_nats::Subject;
 use bytes::Bytes;
@@ -37,6 +38,33 @@ pub enum PublishError {
         size: usize,
         /// The server's limit in bytes.
         limit: usize,
+    },
+    /// The publisher was closed with [`Publisher::close`]; nothing was sent.
+    #[error("publisher is closed")]
+    Closed,
+    /// The client did not accept the message within the publish timeout, usually
+    /// because the connection is down and the client's send buffer is full.
+    #[error(
+        "publishing to {subject:?} timed out after {timeout:?}; the NATS connection may          be down"
+    )]
+    Timeout {
+        /// Destination subject.
+        subject: String,
+        /// The publish timeout.
+        timeout: Duration,
+    },
+    /// The server did not confirm a flush within the publish timeout.
+    #[error("flush timed out after {timeout:?}; the NATS connection may be down")]
+    FlushTimeout {
+        /// The publish timeout.
+        timeout: Duration,
+    },
+    /// The client failed to flush its buffer to the server.
+    #[error("failed to flush published messages: {source}")]
+    Flush {
+        /// The client's error.
+        #[source]
+        source: async_nats::client::FlushError,
     },
     /// The NATS client failed to send the message.
     #[error("failed to publish to {subject:?}: {source}")]
@@ -93,12 +121,17 @@ pub struct Publisher {
     inner: Arc<Inner>,
 }
 
+/// Default for [`PublisherBuilder::publish_timeout`].
+pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct Inner {
     client: async_nats::Client,
     name: String,
     destination: Destination,
     serializer: EnvelopeSerializer,
     registry: Arc<PayloadRegistry>,
+    publish_timeout: Duration,
+    closed: AtomicBool,
 }
 
 impl Publisher {
@@ -114,12 +147,49 @@ impl Publisher {
             prefix: None,
             serializer: EnvelopeSerializer::default(),
             registry: None,
+            publish_timeout: DEFAULT_PUBLISH_TIMEOUT,
         }
     }
 
     /// Returns the publisher's name, written as `Source` on every message.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// Stops the publisher and flushes what its client has buffered.
+    ///
+    /// Later publishes, through this publisher or its clones, fail with
+    /// [`PublishError::Closed`]. The flush waits until the server has received every
+    /// message published before, bounded by the publish timeout, so a short-lived
+    /// program that publishes and then closes delivers its messages.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`PublishError::FlushTimeout`] when the flush does not finish in time and
+    /// [`PublishError::Flush`] when the client fails.
+    pub async fn close(&self) -> Result<(), PublishError> {
+        self.inner.closed.store(true, Ordering::Release);
+        self.flush().await
+    }
+
+    /// Waits until the server has received every message published so far, bounded
+    /// by the publish timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::close`].
+    pub async fn flush(&self) -> Result<(), PublishError> {
+        let timeout = self.inner.publish_timeout;
+        match tokio::time::timeout(timeout, self.inner.client.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(PublishError::Flush { source }),
+            Err(_) => Err(PublishError::FlushTimeout { timeout }),
+        }
+    }
+
+    /// Returns `true` once [`Publisher::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
     }
 
     /// Returns the registry the publisher serializes with.
@@ -205,6 +275,9 @@ impl Publisher {
 
     /// Sends envelope bytes after checking them against the server's limit.
     async fn send(&self, subject: Subject, envelope: Bytes) -> Result<(), PublishError> {
+        if self.is_closed() {
+            return Err(PublishError::Closed);
+        }
         let limit = self.inner.client.max_payload();
         if envelope.len() > limit {
             return Err(PublishError::MaxPayloadExceeded {
@@ -219,14 +292,19 @@ impl Publisher {
             publisher = %self.inner.name,
             "publishing message"
         );
-        self.inner
-            .client
-            .publish(subject.clone(), envelope)
-            .await
-            .map_err(|source| PublishError::Nats {
+        let timeout = self.inner.publish_timeout;
+        let publish = self.inner.client.publish(subject.clone(), envelope);
+        match tokio::time::timeout(timeout, publish).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(PublishError::Nats {
                 subject: subject.to_string(),
                 source,
-            })
+            }),
+            Err(_) => Err(PublishError::Timeout {
+                subject: subject.to_string(),
+                timeout,
+            }),
+        }
     }
 }
 
@@ -249,9 +327,21 @@ pub struct PublisherBuilder {
     prefix: Option<String>,
     serializer: EnvelopeSerializer,
     registry: Option<Arc<PayloadRegistry>>,
+    publish_timeout: Duration,
 }
 
 impl PublisherBuilder {
+    /// Sets how long a publish may wait for the client to accept a message (and a
+    /// flush for the server to confirm). Defaults to [`DEFAULT_PUBLISH_TIMEOUT`]
+    /// (10 s).
+    ///
+    /// The client buffers messages while it reconnects; when its buffer is full a
+    /// publish waits, and this bounds the wait.
+    pub fn publish_timeout(mut self, timeout: Duration) -> Self {
+        self.publish_timeout = timeout;
+        self
+    }
+
     /// Sets the publisher's name, written as `Source` on every message. Required.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -319,6 +409,8 @@ impl PublisherBuilder {
                 destination,
                 serializer: self.serializer,
                 registry,
+                publish_timeout: self.publish_timeout,
+                closed: AtomicBool::new(false),
             }),
         })
     }

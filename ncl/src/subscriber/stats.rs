@@ -26,8 +26,13 @@ pub struct SubscriberStats {
     pub handler_errors: u64,
     /// Messages for which a handler panicked.
     pub handler_panics: u64,
+    /// Messages whose handler ran past the handler timeout and was cancelled.
+    pub handler_timeouts: u64,
     /// Messages whose checkpoint failed.
     pub checkpoint_errors: u64,
+    /// Messages dropped before processing because the subscription's pending queue was
+    /// full (a slow consumer). They are not counted in `received`.
+    pub dropped: u64,
 }
 
 impl SubscriberStats {
@@ -37,6 +42,7 @@ impl SubscriberStats {
             + self.payload_errors
             + self.handler_errors
             + self.handler_panics
+            + self.handler_timeouts
             + self.checkpoint_errors
     }
 }
@@ -48,14 +54,20 @@ pub(crate) enum Failure {
     Payload,
     Handler,
     Panic,
+    Timeout,
     Checkpoint,
 }
 
 impl Failure {
-    const COUNT: usize = 5;
+    const COUNT: usize = 6;
 
     fn index(self) -> usize {
         self as usize
+    }
+
+    /// Returns the rate limiter slot of this failure kind.
+    pub(crate) fn log_slot(self) -> usize {
+        self.index()
     }
 
     pub(crate) fn description(self) -> &'static str {
@@ -64,6 +76,7 @@ impl Failure {
             Self::Payload => "dropping message: payload failed to decode",
             Self::Handler => "message handler failed",
             Self::Panic => "message handler panicked",
+            Self::Timeout => "message handler timed out",
             Self::Checkpoint => "checkpoint failed after handling message",
         }
     }
@@ -74,6 +87,7 @@ pub(crate) struct Counters {
     received: AtomicU64,
     processed: AtomicU64,
     filtered: AtomicU64,
+    dropped: AtomicU64,
     failures: [AtomicU64; Failure::COUNT],
 }
 
@@ -90,6 +104,10 @@ impl Counters {
         self.filtered.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn failed(&self, failure: Failure) {
         self.failures[failure.index()].fetch_add(1, Ordering::Relaxed);
     }
@@ -104,20 +122,25 @@ impl Counters {
             payload_errors: failures(Failure::Payload),
             handler_errors: failures(Failure::Handler),
             handler_panics: failures(Failure::Panic),
+            handler_timeouts: failures(Failure::Timeout),
             checkpoint_errors: failures(Failure::Checkpoint),
+            dropped: self.dropped.load(Ordering::Relaxed),
         }
     }
 }
 
-/// Lets one log line per failure kind through per interval and counts the rest.
+/// Number of rate limiter slots: one per failure kind, then one for dropped messages.
+const LOG_SLOTS: usize = Failure::COUNT + 1;
+
+/// Lets one log line per kind through per interval and counts the rest.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
     start: Instant,
     interval: Duration,
-    /// Per failure kind: the interval number of the last line let through, plus one
-    /// (0 means never).
-    last_interval: [AtomicU64; Failure::COUNT],
-    suppressed: [AtomicU64; Failure::COUNT],
+    /// Per slot: the interval number of the last line let through, plus one (0 means
+    /// never).
+    last_interval: [AtomicU64; LOG_SLOTS],
+    suppressed: [AtomicU64; LOG_SLOTS],
 }
 
 impl Default for RateLimiter {
@@ -136,10 +159,13 @@ impl RateLimiter {
         }
     }
 
-    /// Returns `Some(n)` when a line may be logged now, where `n` lines of this kind
-    /// were suppressed since the last one; returns `None` to suppress this line.
-    pub(crate) fn allow(&self, failure: Failure) -> Option<u64> {
-        let i = failure.index();
+    /// The slot for messages dropped by a full pending queue.
+    pub(crate) const DROPPED_SLOT: usize = Failure::COUNT;
+
+    /// Returns `Some(n)` when a line of kind `slot` may be logged now, where `n` lines
+    /// of that kind were suppressed since the last one; returns `None` to suppress it.
+    pub(crate) fn allow(&self, slot: usize) -> Option<u64> {
+        let i = slot;
         let elapsed = self.start.elapsed().as_nanos() / self.interval.as_nanos().max(1);
         let current = u64::try_from(elapsed).unwrap_or(u64::MAX - 1) + 1;
         let last = self.last_interval[i].load(Ordering::Relaxed);
@@ -162,21 +188,21 @@ mod tests {
     #[test]
     fn limiter_lets_one_line_through_per_interval() {
         let limiter = RateLimiter::new(Duration::from_secs(3600));
-        assert_eq!(limiter.allow(Failure::Envelope), Some(0));
-        assert_eq!(limiter.allow(Failure::Envelope), None);
-        assert_eq!(limiter.allow(Failure::Envelope), None);
+        assert_eq!(limiter.allow(Failure::Envelope.log_slot()), Some(0));
+        assert_eq!(limiter.allow(Failure::Envelope.log_slot()), None);
+        assert_eq!(limiter.allow(Failure::Envelope.log_slot()), None);
         // Another kind has its own budget.
-        assert_eq!(limiter.allow(Failure::Handler), Some(0));
+        assert_eq!(limiter.allow(Failure::Handler.log_slot()), Some(0));
     }
 
     #[test]
     fn limiter_reports_suppressed_count() {
         let limiter = RateLimiter::new(Duration::from_millis(20));
-        assert_eq!(limiter.allow(Failure::Payload), Some(0));
-        assert_eq!(limiter.allow(Failure::Payload), None);
-        assert_eq!(limiter.allow(Failure::Payload), None);
+        assert_eq!(limiter.allow(Failure::Payload.log_slot()), Some(0));
+        assert_eq!(limiter.allow(Failure::Payload.log_slot()), None);
+        assert_eq!(limiter.allow(Failure::Payload.log_slot()), None);
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(limiter.allow(Failure::Payload), Some(2));
+        assert_eq!(limiter.allow(Failure::Payload.log_slot()), Some(2));
     }
 
     #[test]

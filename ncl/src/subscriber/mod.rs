@@ -1,23 +1,33 @@
 //! The subscriber: decodes, filters, deserializes, handles and checkpoints.
 
-mod stats;
+pub(crate) mod pipeline;
+pub(crate) mod stats;
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use self::pipeline::Pipeline;
 pub use self::stats::SubscriberStats;
-use self::stats::{Counters, Failure, RateLimiter};
+use self::stats::{Counters, RateLimiter};
 use crate::handler::{DynCheckpointer, DynHandler};
 use crate::subject::{SubjectError, validate_subscribe_subject};
 use crate::{
-    AnyMessage, Checkpointer, EnvelopeSerializer, MessageFilter, MessageHandler,
-    NoopCheckpointer, NoopFilter, PayloadRegistry, RegistryError,
+    Checkpointer, EnvelopeSerializer, MessageFilter, MessageHandler, NoopCheckpointer,
+    NoopFilter, PayloadRegistry, RegistryError,
 };
+
+/// Default for [`SubscriberBuilder::handler_timeout`].
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`SubscriberBuilder::close_timeout`].
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`SubscriberBuilder::max_pending`].
+pub const DEFAULT_MAX_PENDING: usize = 65_536;
 
 /// Error returned when a publisher or subscriber cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -99,20 +109,12 @@ pub enum SubscribeError {
 /// # }
 /// ```
 pub struct Subscriber {
-    inner: Arc<Inner>,
+    client: async_nats::Client,
+    pipeline: Arc<Pipeline>,
+    max_pending: usize,
+    close_timeout: Duration,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
-}
-
-struct Inner {
-    client: async_nats::Client,
-    handlers: Vec<Box<dyn DynHandler>>,
-    filter: Box<dyn MessageFilter>,
-    checkpointer: Box<dyn DynCheckpointer>,
-    serializer: EnvelopeSerializer,
-    registry: Arc<PayloadRegistry>,
-    counters: Counters,
-    log_limiter: RateLimiter,
 }
 
 impl Subscriber {
@@ -125,6 +127,9 @@ impl Subscriber {
             checkpointer: Box::new(NoopCheckpointer),
             serializer: EnvelopeSerializer::default(),
             registry: None,
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            max_pending: DEFAULT_MAX_PENDING,
         }
     }
 
@@ -154,7 +159,6 @@ impl Subscriber {
                 return Err(SubscribeError::Closed);
             }
             let subscription = self
-                .inner
                 .client
                 .subscribe(subject.clone())
                 .await
@@ -163,24 +167,28 @@ impl Subscriber {
                     source,
                 })?;
             tracing::debug!(subject = %subject, "subscribed");
-            let inner = Arc::clone(&self.inner);
-            let shutdown = self.shutdown.subscribe();
-            let task = tokio::spawn(run_subscription(inner, subscription, shutdown));
-            self.lock_tasks().push(task);
+            let intake = Intake {
+                pipeline: Arc::clone(&self.pipeline),
+                subscription,
+                shutdown: self.shutdown.subscribe(),
+                max_pending: self.max_pending,
+            };
+            self.lock_tasks().push(tokio::spawn(intake.run()));
         }
         Ok(())
     }
 
     /// Returns a snapshot of the message counters.
     pub fn stats(&self) -> SubscriberStats {
-        self.inner.counters.snapshot()
+        self.pipeline.counters.snapshot()
     }
 
     /// Stops taking new messages and waits for the messages being handled.
     ///
     /// Each subscription is unsubscribed once its current message (if any) has been
-    /// handled and checkpointed; messages that arrived behind it are not handled.
-    /// Calling it again does nothing.
+    /// handled and checkpointed; messages queued behind it are not handled. The wait is
+    /// bounded by the close timeout (see [`SubscriberBuilder::close_timeout`]); a
+    /// handler still running then is cancelled. Calling it again does nothing.
     ///
     /// # Cancel safety
     ///
@@ -189,9 +197,19 @@ impl Subscriber {
     pub async fn close(&self) {
         self.shutdown.send_replace(true);
         let tasks = std::mem::take(&mut *self.lock_tasks());
-        for task in tasks {
-            if let Err(error) = task.await {
-                tracing::error!(error = %error, "subscription task ended abnormally");
+        for mut task in tasks {
+            match tokio::time::timeout(self.close_timeout, &mut task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(error = %error, "subscription task ended abnormally");
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        timeout = ?self.close_timeout,
+                        "handler still running at close timeout; cancelling it"
+                    );
+                    task.abort();
+                }
             }
         }
     }
@@ -209,171 +227,67 @@ impl Drop for Subscriber {
     }
 }
 
+/// Takes the messages of one subscription and runs them through the pipeline.
+struct Intake {
+    pipeline: Arc<Pipeline>,
+    subscription: async_nats::Subscriber,
+    shutdown: watch::Receiver<bool>,
+    max_pending: usize,
+}
+
+impl Intake {
+    /// Handles messages one at a time until shutdown or the end of the stream.
+    ///
+    /// While a message is being handled, arriving messages are moved from the client
+    /// into a local queue of at most `max_pending`; beyond that they are dropped and
+    /// counted. The client's own buffer therefore never overflows silently, and a slow
+    /// handler costs counted drops instead of unbounded memory.
+    async fn run(mut self) {
+        let mut pending: VecDeque<async_nats::Message> = VecDeque::new();
+        let mut intake_open = true;
+        loop {
+            let message = match pending.pop_front() {
+                Some(message) => message,
+                None if !intake_open => break,
+                None => tokio::select! {
+                    biased;
+                    _ = self.shutdown.wait_for(|closed| *closed) => break,
+                    message = self.subscription.next() => match message {
+                        Some(message) => message,
+                        None => break,
+                    },
+                },
+            };
+            if *self.shutdown.borrow() {
+                break;
+            }
+            let process = self.pipeline.process(&message.subject, &message.payload);
+            tokio::pin!(process);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut process => break,
+                    next = self.subscription.next(), if intake_open => match next {
+                        Some(next) if pending.len() < self.max_pending => pending.push_back(next),
+                        Some(next) => self.pipeline.dropped(&next.subject, self.max_pending),
+                        None => intake_open = false,
+                    },
+                }
+            }
+        }
+        if let Err(error) = self.subscription.unsubscribe().await {
+            tracing::debug!(error = %error, "unsubscribe failed; the connection is closing");
+        }
+    }
+}
+
 impl fmt::Debug for Subscriber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscriber")
-            .field("handlers", &self.inner.handlers.len())
-            .field("serializer", &self.inner.serializer)
+            .field("handlers", &self.pipeline.handlers.len())
+            .field("serializer", &self.pipeline.serializer)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-/// Handles the messages of one subscription until shutdown or the end of the stream.
-async fn run_subscription(
-    inner: Arc<Inner>,
-    mut subscription: async_nats::Subscriber,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let message = tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|closed| *closed) => break,
-            message = subscription.next() => match message {
-                Some(message) => message,
-                None => break,
-            },
-        };
-        inner.process(&message).await;
-    }
-    if let Err(error) = subscription.unsubscribe().await {
-        tracing::debug!(error = %error, "unsubscribe failed; the connection is closing");
-    }
-}
-
-impl Inner {
-    /// Runs one message through every step; failures are counted and logged here.
-    async fn process(&self, nats_message: &async_nats::Message) {
-        self.counters.received();
-        let subject = nats_message.subject.as_str();
-
-        let raw = match self.serializer.deserialize_bytes(&nats_message.payload) {
-            Ok(raw) => raw,
-            Err(error) => {
-                self.fail(Failure::Envelope, subject, None, None, &error);
-                return;
-            }
-        };
-
-        if self.filter.should_filter(&raw.metadata) {
-            self.counters.filtered();
-            tracing::trace!(
-                subject,
-                message_id = raw.metadata.message_id(),
-                message_type = raw.metadata.message_type(),
-                "message filtered out"
-            );
-            return;
-        }
-
-        let message = match self.registry.decode_message(raw) {
-            Ok(message) => message,
-            Err((error, metadata)) => {
-                let (id, message_type) = (metadata.message_id(), metadata.message_type());
-                self.fail(Failure::Payload, subject, id, message_type, &error);
-                return;
-            }
-        };
-
-        for handler in &self.handlers {
-            if !handler.should_process(&message).await {
-                continue;
-            }
-            let outcome = AssertUnwindSafe(handler.handle_message(&message))
-                .catch_unwind()
-                .await;
-            match outcome {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    self.fail_message(Failure::Handler, subject, &message, handler.name(), &*error);
-                    return;
-                }
-                Err(panic) => {
-                    let panic = PanicMessage(panic_text(&panic));
-                    self.fail_message(Failure::Panic, subject, &message, handler.name(), &panic);
-                    return;
-                }
-            }
-        }
-
-        if let Err(error) = self.checkpointer.checkpoint(&message).await {
-            self.fail_message(Failure::Checkpoint, subject, &message, "checkpointer", &*error);
-            return;
-        }
-        self.counters.processed();
-        tracing::trace!(
-            subject,
-            message_id = message.id(),
-            message_type = message.message_type(),
-            "message processed"
-        );
-    }
-
-    fn fail_message(
-        &self,
-        failure: Failure,
-        subject: &str,
-        message: &AnyMessage,
-        handler: &str,
-        error: &(dyn std::error::Error + 'static),
-    ) {
-        self.counters.failed(failure);
-        if let Some(suppressed) = self.log_limiter.allow(failure) {
-            tracing::warn!(
-                subject,
-                message_id = message.id(),
-                message_type = message.message_type(),
-                handler,
-                error = %error,
-                suppressed,
-                "{}",
-                failure.description()
-            );
-        }
-    }
-
-    fn fail(
-        &self,
-        failure: Failure,
-        subject: &str,
-        message_id: Option<&str>,
-        message_type: Option<&str>,
-        error: &(dyn std::error::Error + 'static),
-    ) {
-        self.counters.failed(failure);
-        if let Some(suppressed) = self.log_limiter.allow(failure) {
-            tracing::warn!(
-                subject,
-                message_id,
-                message_type,
-                error = %error,
-                suppressed,
-                "{}",
-                failure.description()
-            );
-        }
-    }
-}
-
-/// A caught panic, as an error for logging.
-#[derive(Debug)]
-struct PanicMessage(String);
-
-impl fmt::Display for PanicMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "handler panicked: {}", self.0)
-    }
-}
-
-impl std::error::Error for PanicMessage {}
-
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "non-string panic payload".to_owned()
     }
 }
 
@@ -386,9 +300,34 @@ pub struct SubscriberBuilder {
     checkpointer: Box<dyn DynCheckpointer>,
     serializer: EnvelopeSerializer,
     registry: Option<Arc<PayloadRegistry>>,
+    handler_timeout: Duration,
+    close_timeout: Duration,
+    max_pending: usize,
 }
 
 impl SubscriberBuilder {
+    /// Sets how long one handler may run on one message before it is cancelled and the
+    /// message counted as failed. Defaults to [`DEFAULT_HANDLER_TIMEOUT`] (30 s).
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = timeout;
+        self
+    }
+
+    /// Sets how long [`Subscriber::close`] waits for in-flight handlers. Defaults to
+    /// [`DEFAULT_CLOSE_TIMEOUT`] (30 s).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets how many messages per subscription may wait while a handler runs; more are
+    /// dropped and counted in [`SubscriberStats::dropped`]. Defaults to
+    /// [`DEFAULT_MAX_PENDING`] (65,536). Values below 1 are raised to 1.
+    pub fn max_pending(mut self, max_pending: usize) -> Self {
+        self.max_pending = max_pending.max(1);
+        self
+    }
+
     /// Adds a handler. Handlers run in the order they were added. At least one is
     /// required.
     pub fn handler(mut self, handler: impl MessageHandler) -> Self {
@@ -437,16 +376,19 @@ impl SubscriberBuilder {
         };
         let (shutdown, _) = watch::channel(false);
         Ok(Subscriber {
-            inner: Arc::new(Inner {
-                client: self.client,
+            client: self.client,
+            pipeline: Arc::new(Pipeline {
                 handlers: self.handlers,
                 filter: self.filter,
                 checkpointer: self.checkpointer,
                 serializer: self.serializer,
                 registry,
+                handler_timeout: self.handler_timeout,
                 counters: Counters::default(),
                 log_limiter: RateLimiter::default(),
             }),
+            max_pending: self.max_pending,
+            close_timeout: self.close_timeout,
             shutdown,
             tasks: Mutex::new(Vec::new()),
         })
