@@ -1,8 +1,10 @@
-//! Derive macros for the `ncl` crate.
+//! Derive and attribute macros for the `ncl` crate.
 //!
-//! Use them through `ncl`, which re-exports them: `use ncl::NclPayload;`. The generated
-//! code names items of `ncl`, so this crate is of no use without it.
+//! Use them through `ncl`, which re-exports them: `use ncl::NclPayload;` and
+//! `#[ncl::handler]`. The generated code names items of `ncl`, so this crate is of no use
+//! without it.
 
+mod handler;
 mod payload;
 
 use proc_macro::TokenStream;
@@ -101,4 +103,145 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_ncl_payload(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     payload::derive(&input).into()
+}
+
+/// Turns an `async fn`, or the `async` methods of an impl block, into message handlers
+/// that receive typed messages.
+///
+/// # Free functions
+///
+/// A handler function takes one message, `Message<T>` or `&Message<T>` where `T` derives
+/// `NclPayload`, and optionally one `&S`, a reference to the router's state, before or after
+/// the message. It returns `()` or `Result<(), E>` with
+/// `E: std::error::Error + Send + Sync + 'static`, and its future must be `Send`:
+///
+/// ```text
+/// async fn f(message: &Message<T>)
+/// async fn f(message: Message<T>)               // T: Clone
+/// async fn f(message: &Message<T>, state: &S)   // or (state: &S, message: &Message<T>)
+/// async fn f(message: &Message<T>) -> Result<(), E>
+/// ```
+///
+/// The function itself is kept unchanged. Beside it the macro writes a hidden braced
+/// struct of the same name, which lives only in the type namespace, so it does not clash
+/// with the function and `Router::route::<f>()` can name it. In an anonymous
+/// `const _: () = { ... };` it then writes a call function, which takes the message and the
+/// state type-erased, looks up the `Message<T>` and the `S` in them and awaits `f`; a
+/// registration that records the function's name and path, the payload's wire name and
+/// the state type; the struct's `ncl::HandlerItem` impl; and an `inventory` submission
+/// of the registration.
+///
+/// `ncl::Router::new(state)` builds a router from every registered handler function whose
+/// state type is `S` or none. `Router::empty(state).route::<f>()` adds only the functions
+/// it names, and naming a function that takes another state type is a compile error. A
+/// router is a `MessageHandler`, so it goes into a subscriber like any other handler.
+///
+/// # Impl blocks
+///
+/// On an inherent impl block, every method with a `Message<T>` or `&Message<T>` parameter
+/// is a handler method. It must be an `async fn` that takes `&self` and that message, and
+/// nothing else; state lives in the type's fields. Other items of the block are left
+/// alone, and no two handler methods may take the same payload type.
+///
+/// The block is kept unchanged, and the macro writes the type's `ncl::MessageHandler`
+/// impl. Its `should_process` returns `true` for the wire names of the methods' payload
+/// types, and its `handle_message` matches the message's type against them and calls the
+/// method of the matching arm. A method's error is wrapped in an `ncl::HandlerError`
+/// named `Type::method`. The handler's `name` is the type as written in the impl header.
+///
+/// # Owned and borrowed messages
+///
+/// The subscriber decodes each message once and lends the same `Message<T>` to every
+/// handler that wants it. A handler that takes `&Message<T>` reads that shared copy for
+/// free. A handler that takes `Message<T>` gets a clone, so `T` must be `Clone` and each
+/// call pays for the copy. Take the message by value only when the handler keeps the
+/// payload.
+///
+/// # Attributes
+///
+/// - `crate = "..."`: the path to the `ncl` crate, for crates that reach `ncl` through a
+///   re-export, such as `#[ncl::handler(crate = "my_reexports::ncl")]`. Defaults to
+///   `::ncl`.
+///
+/// # Errors
+///
+/// Mistakes are compile errors that point at the offending code, and the item is still
+/// emitted beside them. The macro rejects a function that is not `async` (on `fn`), is
+/// `unsafe` or is generic; no message parameter (on the name), a second message or state
+/// parameter, `&mut Message<T>`, `&mut S`, and any other parameter; a `self` receiver on a
+/// free function; in an impl block, a receiver other than `&self`, a payload type that
+/// another method already takes, a trait impl and a generic impl; and an unknown attribute
+/// key. The compiler then reports a payload type that does not derive `NclPayload`, an
+/// owned payload type that is not `Clone` and an unsupported return type, each on the
+/// type itself.
+///
+/// The message parameter is recognized by its type's name, `Message`, because the macro
+/// runs before names are resolved. Import `ncl::Message` under that name.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// use ncl::{AnyMessage, Message, MessageHandler, Metadata, NclPayload, Router};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Clone, Serialize, Deserialize, NclPayload)]
+/// struct JobAssigned {
+///     job_id: String,
+/// }
+///
+/// struct Node {
+///     started: AtomicUsize,
+/// }
+///
+/// #[ncl::handler]
+/// async fn on_job(message: &Message<JobAssigned>, node: &Node) {
+///     println!("starting {}", message.payload.job_id);
+///     node.started.fetch_add(1, Ordering::Relaxed);
+/// }
+///
+/// #[derive(Default)]
+/// struct Audit {
+///     seen: AtomicUsize,
+/// }
+///
+/// #[ncl::handler]
+/// impl Audit {
+///     async fn on_job(&self, message: Message<JobAssigned>) -> Result<(), std::io::Error> {
+///         let _job_id: String = message.payload.job_id;
+///         self.seen.fetch_add(1, Ordering::Relaxed);
+///         Ok(())
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), ncl::BoxError> {
+///     let mut metadata = Metadata::new();
+///     metadata.insert("Type", "JobAssigned");
+///     let message = AnyMessage::new(metadata, JobAssigned { job_id: "j-1".into() });
+///
+///     let router = Router::empty(Node { started: AtomicUsize::new(0) }).route::<on_job>();
+///     router.handle_message(&message).await?;
+///     assert_eq!(router.state().started.load(Ordering::Relaxed), 1);
+///
+///     let audit = Audit::default();
+///     assert!(audit.should_process(&message).await);
+///     audit.handle_message(&message).await?;
+///     assert_eq!(audit.seen.load(Ordering::Relaxed), 1);
+///     Ok(())
+/// }
+/// ```
+///
+/// A handler must take its message; one that takes only state does not compile:
+///
+/// ```compile_fail
+/// struct Node;
+///
+/// #[ncl::handler]
+/// async fn on_tick(node: &Node) {} // error: handler `on_tick` takes no message
+/// ```
+#[proc_macro_attribute]
+pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(args.into(), item.into()).into()
 }

@@ -107,7 +107,7 @@ pub(crate) fn parse(attrs: &[Attribute], errors: &mut Errors) -> Parsed {
                 }
                 crate_written = true;
             } else {
-                errors.push(unknown_key(&meta.path));
+                errors.push(unknown_key(&meta.path, "#[ncl]", KEYS));
                 skip_value(meta.input)?;
             }
             Ok(())
@@ -137,7 +137,7 @@ fn parse_name(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option
 }
 
 /// Parses the value of `crate = "..."` into a module path.
-fn parse_crate_path(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<Path>> {
+pub(crate) fn parse_crate_path(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<Path>> {
     let Some(literal) = parse_string_value(meta, "crate", "\"::ncl\"", errors)? else {
         return Ok(None);
     };
@@ -204,7 +204,7 @@ fn parse_string_value(
 }
 
 /// Consumes the tokens of a key's value up to the next top-level `,`.
-fn skip_value(input: ParseStream) -> syn::Result<()> {
+pub(crate) fn skip_value(input: ParseStream) -> syn::Result<()> {
     while !input.is_empty() && !input.peek(Token![,]) {
         input.parse::<proc_macro2::TokenTree>()?;
     }
@@ -218,22 +218,26 @@ fn duplicate_key(path: &Path, key: &str) -> syn::Error {
     )
 }
 
-fn unknown_key(path: &Path) -> syn::Error {
+/// Builds the error for a key of `attribute` (such as `#[ncl]`) that is not in `keys`.
+pub(crate) fn unknown_key(path: &Path, attribute: &str, keys: &[&str]) -> syn::Error {
     let key = path
         .segments
         .iter()
         .map(|segment| segment.ident.to_string())
         .collect::<Vec<_>>()
         .join("::");
-    let valid = KEYS
-        .iter()
-        .map(|key| format!("`{key}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    syn::Error::new_spanned(
-        path,
-        format!("unknown #[ncl] key `{key}`; valid keys are {valid}"),
-    )
+    let valid = match keys {
+        [only] => format!("the only valid key is `{only}`"),
+        _ => {
+            let list = keys
+                .iter()
+                .map(|key| format!("`{key}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("valid keys are {list}")
+        }
+    };
+    syn::Error::new_spanned(path, format!("unknown {attribute} key `{key}`; {valid}"))
 }
 
 #[cfg(test)]

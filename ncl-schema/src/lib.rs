@@ -10,6 +10,8 @@
 //! - [`model`] combines those attributes with the type's identifier and generics into a
 //!   checked [`PayloadModel`], whose [`wire_name`](PayloadModel::wire_name) is the name
 //!   that goes on the wire.
+//! - [`handler`] parses `#[ncl::handler]` arguments into [`HandlerArgs`] and checks the
+//!   function or impl block under it into a [`HandlerModel`].
 //!
 //! Every function returns a [`syn::Error`] spanned on the offending token, with all the
 //! problems found in one pass combined into it, so a macro can emit them all at once with
@@ -33,7 +35,11 @@
 
 pub mod attr;
 mod errors;
+pub mod handler;
 pub mod model;
 
 pub use attr::PayloadAttrs;
+pub use handler::{
+    HandlerArgs, HandlerFn, HandlerImpl, HandlerMethod, HandlerModel, MessageParam, StateParam,
+};
 pub use model::{PayloadKind, PayloadModel};

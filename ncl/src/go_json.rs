@@ -1,14 +1,30 @@
 //! JSON output byte-identical to Go's `encoding/json`, built on `serde_json`.
 //!
 //! Bacalhau's Go NCL marshals with `encoding/json`, which differs from `serde_json`'s
-//! default output in string escaping and float formatting. [`GoFormatter`] closes those
-//! gaps so that the same message produces the same envelope bytes, and so the same CRC,
-//! on both sides.
+//! default output in string escaping, float formatting, map key order and the handling
+//! of NaN and infinity. [`to_vec`] closes those gaps so that the same message produces
+//! the same envelope bytes, and so the same CRC, on both sides:
+//!
+//! | value | Go and [`to_vec`] | `serde_json::to_vec` |
+//! | --- | --- | --- |
+//! | `"<&>"` | `"\u003c\u0026\u003e"` | `"<&>"` |
+//! | `"\u{8}"` | `"\u0008"` | `"\b"` |
+//! | `1e21_f64` | `1e+21` | `1e21` |
+//! | `f64::NAN` | error | `null` |
+//! | `HashMap` | keys sorted as strings | iteration order |
+//!
+//! A Rust `String` is always valid UTF-8, so Go's replacement of invalid UTF-8 bytes by
+//! `\ufffd` has no counterpart: a `U+FFFD` character is written as its UTF-8 bytes, as
+//! Go writes a valid `U+FFFD`.
+
+mod serializer;
 
 use std::io;
 
 use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter};
+
+use serializer::GoSerializer;
 
 /// A `serde_json` formatter that writes compact JSON the way Go's `encoding/json` does.
 ///
@@ -107,20 +123,29 @@ fn write_exponent<W: ?Sized + io::Write>(
 }
 
 /// Serializes `value` as Go-compatible JSON, appending to `out`.
+///
+/// On error, `out` holds a partial value after its original contents.
 pub(crate) fn to_writer<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     value: &T,
 ) -> Result<(), serde_json::Error> {
-    let mut serializer = serde_json::Serializer::with_formatter(out, GoFormatter);
-    value.serialize(&mut serializer)
+    value.serialize(GoSerializer::new(out))
 }
 
 /// Serializes `value` as Go-compatible JSON.
 ///
+/// Besides [`GoFormatter`]'s escaping and float layout, map entries are written sorted
+/// by their key string (integer keys by their decimal form, so `10` sorts before `9`),
+/// as Go writes maps. Maps that do not announce their length, which is how serde writes
+/// a struct with `#[serde(flatten)]`, keep their order. An embedded
+/// `serde_json::value::RawValue` is compacted and HTML-escaped, as Go embeds a
+/// `json.RawMessage`.
+///
 /// # Errors
 ///
-/// Returns the `serde_json` error when `value`'s `Serialize` implementation fails,
-/// for example on a map with non-string keys.
+/// Returns an error, as Go's `json.Marshal` does, for a NaN or infinite `f32` or
+/// `f64`, and for a map key that is not a string, number, bool or unit variant. Errors
+/// from `value`'s own `Serialize` implementation are returned as they are.
 ///
 /// # Examples
 ///
@@ -244,8 +269,159 @@ mod tests {
     #[test]
     fn compact_removes_whitespace_and_escapes_html() {
         let mut out = Vec::new();
-        compact(b" { \"a\" : [ 1 , 2.50 ] , \"b\" : \"<\\\" >\" } ", &mut out).unwrap();
+        compact(
+            b" { \"a\" : [ 1 , 2.50 ] , \"b\" : \"<\\\" >\" } ",
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, br#"{"a":[1,2.50],"b":"\u003c\" \u003e"}"#);
+    }
+
+    #[test]
+    fn non_finite_floats_are_errors() {
+        for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let error = to_vec(&value).unwrap_err();
+            assert!(error.is_data(), "{value}: {error}");
+        }
+        assert!(to_vec(&f32::NAN).is_err());
+        assert!(to_vec(&vec![Some(1.0), Some(f64::INFINITY)]).is_err());
+        assert!(to_vec(&Some(f32::NEG_INFINITY)).is_err());
+    }
+
+    #[test]
+    fn non_finite_error_names_value_as_go_does() {
+        let message = to_vec(&f64::NEG_INFINITY).unwrap_err().to_string();
+        assert!(message.contains("-Inf"), "{message}");
+    }
+
+    #[test]
+    fn hash_map_keys_are_sorted() {
+        let map: std::collections::HashMap<String, u8> =
+            (0..40).map(|i| (format!("k{i}"), i)).collect();
+        let mut expected: Vec<String> = map.keys().cloned().collect();
+        expected.sort();
+        let json = to_vec(&map).unwrap();
+        let parsed: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&json).unwrap();
+        let keys: Vec<String> = parsed.keys().cloned().collect();
+        assert_eq!(keys, expected);
+        let text = String::from_utf8(json).unwrap();
+        assert!(text.starts_with(r#"{"k0":0,"k1":1,"k10":10,"#), "{text}");
+    }
+
+    #[test]
+    fn integer_keys_sort_as_strings() {
+        let map: std::collections::BTreeMap<i64, &str> = [
+            (-1, "neg"),
+            (1, "one"),
+            (2, "two"),
+            (10, "ten"),
+            (100, "hundred"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            go(&map),
+            r#"{"-1":"neg","1":"one","10":"ten","100":"hundred","2":"two"}"#
+        );
+    }
+
+    #[test]
+    fn escaped_keys_sort_by_their_string() {
+        // Written escaped, `\"` would sort after `#`; as strings, `"` (0x22) sorts
+        // before `#` (0x23).
+        let map: std::collections::BTreeMap<&str, u8> = [("#", 1), ("\"", 2), ("<", 3), (" ", 4)]
+            .into_iter()
+            .collect();
+        let mut pairs: Vec<(&str, u8)> = map.into_iter().collect();
+        pairs.reverse();
+        let reversed = ReversedMap(pairs);
+        assert_eq!(go(&reversed), r##"{" ":4,"\"":2,"#":1,"\u003c":3}"##);
+    }
+
+    #[test]
+    fn nested_maps_are_sorted_independently() {
+        let inner = ReversedMap(vec![("b", 1), ("a", 2)]);
+        let outer = ReversedMap(vec![("y", &inner), ("x", &inner)]);
+        assert_eq!(go(&outer), r#"{"x":{"a":2,"b":1},"y":{"a":2,"b":1}}"#);
+    }
+
+    #[test]
+    fn flattened_struct_keeps_field_order() {
+        #[derive(Serialize)]
+        struct Inner {
+            z: u8,
+            a: u8,
+        }
+        #[derive(Serialize)]
+        struct Outer {
+            m: u8,
+            #[serde(flatten)]
+            inner: Inner,
+        }
+        let value = Outer {
+            m: 1,
+            inner: Inner { z: 2, a: 3 },
+        };
+        assert_eq!(go(&value), r#"{"m":1,"z":2,"a":3}"#);
+    }
+
+    #[test]
+    fn struct_fields_keep_declaration_order() {
+        #[derive(Serialize)]
+        struct Fields {
+            zeta: u8,
+            alpha: Option<u8>,
+            list: Vec<u8>,
+        }
+        let value = Fields {
+            zeta: 1,
+            alpha: None,
+            list: vec![],
+        };
+        assert_eq!(go(&value), r#"{"zeta":1,"alpha":null,"list":[]}"#);
+    }
+
+    #[test]
+    fn enums_are_externally_tagged() {
+        #[derive(Serialize)]
+        enum Shape {
+            Unit,
+            Newtype(u8),
+            Tuple(u8, u8),
+            Struct { a: u8 },
+        }
+        assert_eq!(go(&Shape::Unit), r#""Unit""#);
+        assert_eq!(go(&Shape::Newtype(1)), r#"{"Newtype":1}"#);
+        assert_eq!(go(&Shape::Tuple(1, 2)), r#"{"Tuple":[1,2]}"#);
+        assert_eq!(go(&Shape::Struct { a: 1 }), r#"{"Struct":{"a":1}}"#);
+    }
+
+    #[test]
+    fn raw_value_is_compacted_and_escaped() {
+        let raw = serde_json::value::RawValue::from_string(" { \"b\" : \"<>\" } ".into()).unwrap();
+        let value = std::collections::BTreeMap::from([("raw", raw)]);
+        assert_eq!(go(&value), r#"{"raw":{"b":"\u003c\u003e"}}"#);
+    }
+
+    #[test]
+    fn non_string_map_key_is_error() {
+        let map = std::collections::BTreeMap::from([(vec![1_u8], 1_u8)]);
+        assert!(to_vec(&map).is_err());
+    }
+
+    /// A map that serializes its entries in the order given, to exercise sorting.
+    struct ReversedMap<K, V>(Vec<(K, V)>);
+
+    impl<K: Serialize, V: Serialize> Serialize for ReversedMap<K, V> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = serializer.serialize_map(Some(self.0.len()))?;
+            for (key, value) in &self.0 {
+                map.serialize_entry(key, value)?;
+            }
+            map.end()
+        }
     }
 
     #[test]

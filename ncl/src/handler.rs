@@ -3,8 +3,6 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
-use futures_util::future::BoxFuture;
-
 use crate::{AnyMessage, Metadata};
 
 /// Error type returned by handlers and checkpointers: any error, boxed.
@@ -108,7 +106,8 @@ pub trait Checkpointer: Send + Sync + 'static {
     ///
     /// An error is counted as a checkpoint failure; the message is not counted as
     /// processed.
-    fn checkpoint(&self, message: &AnyMessage) -> impl Future<Output = Result<(), BoxError>> + Send;
+    fn checkpoint(&self, message: &AnyMessage)
+    -> impl Future<Output = Result<(), BoxError>> + Send;
 
     /// Returns the last recorded checkpoint, or 0 when none was recorded.
     ///
@@ -185,38 +184,69 @@ where
     }
 }
 
-/// Object-safe form of [`MessageHandler`], so that a subscriber can hold several.
-pub(crate) trait DynHandler: Send + Sync {
-    fn should_process<'a>(&'a self, message: &'a AnyMessage) -> BoxFuture<'a, bool>;
-    fn handle_message<'a>(&'a self, message: &'a AnyMessage)
-    -> BoxFuture<'a, Result<(), BoxError>>;
-    fn name(&self) -> &str;
-}
+/// An ordered list of handlers, built by
+/// [`SubscriberBuilder::handler`](crate::SubscriberBuilder::handler) as nested pairs so
+/// that every call is resolved at compile time and no future is boxed.
+///
+/// It is implemented for `()` (no handler) and for `(H, M)` where `H` is a chain and
+/// `M` a [`MessageHandler`]; there is nothing to implement by hand.
+pub trait HandlerChain: Send + Sync + 'static {
+    /// Returns the number of handlers.
+    fn len(&self) -> usize;
 
-impl<H: MessageHandler> DynHandler for H {
-    fn should_process<'a>(&'a self, message: &'a AnyMessage) -> BoxFuture<'a, bool> {
-        Box::pin(MessageHandler::should_process(self, message))
+    /// Returns `true` when the chain has no handler.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
-    fn handle_message<'a>(
+    /// Runs `visit` on each handler in order and stops at the first error.
+    #[doc(hidden)]
+    fn for_each<'a, V: HandlerVisitor + 'a>(
         &'a self,
+        visitor: &'a V,
         message: &'a AnyMessage,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(MessageHandler::handle_message(self, message))
+    ) -> impl Future<Output = Result<(), V::Error>> + Send + 'a;
+}
+
+/// What [`HandlerChain::for_each`] does with each handler.
+#[doc(hidden)]
+pub trait HandlerVisitor: Send + Sync {
+    /// Error that stops the chain.
+    type Error: Send;
+
+    /// Runs one handler on `message`.
+    fn visit<'a, H: MessageHandler>(
+        &'a self,
+        handler: &'a H,
+        message: &'a AnyMessage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'a;
+}
+
+impl HandlerChain for () {
+    fn len(&self) -> usize {
+        0
     }
 
-    fn name(&self) -> &str {
-        MessageHandler::name(self)
+    async fn for_each<'a, V: HandlerVisitor + 'a>(
+        &'a self,
+        _visitor: &'a V,
+        _message: &'a AnyMessage,
+    ) -> Result<(), V::Error> {
+        Ok(())
     }
 }
 
-/// Object-safe form of [`Checkpointer`].
-pub(crate) trait DynCheckpointer: Send + Sync {
-    fn checkpoint<'a>(&'a self, message: &'a AnyMessage) -> BoxFuture<'a, Result<(), BoxError>>;
-}
+impl<Rest: HandlerChain, Last: MessageHandler> HandlerChain for (Rest, Last) {
+    fn len(&self) -> usize {
+        self.0.len() + 1
+    }
 
-impl<C: Checkpointer> DynCheckpointer for C {
-    fn checkpoint<'a>(&'a self, message: &'a AnyMessage) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(Checkpointer::checkpoint(self, message))
+    async fn for_each<'a, V: HandlerVisitor + 'a>(
+        &'a self,
+        visitor: &'a V,
+        message: &'a AnyMessage,
+    ) -> Result<(), V::Error> {
+        self.0.for_each(visitor, message).await?;
+        visitor.visit(&self.1, message).await
     }
 }

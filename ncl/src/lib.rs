@@ -45,6 +45,7 @@
 //! # }
 //! ```
 
+mod encoder;
 pub mod envelope;
 pub mod go_json;
 mod handler;
@@ -57,14 +58,16 @@ mod router;
 mod subject;
 mod subscriber;
 
+pub use encoder::Encoder;
 pub use envelope::{EnvelopeError, EnvelopeSerializer, EnvelopeVersion};
 pub use handler::{
-    BoxError, Checkpointer, HandlerFn, MessageFilter, MessageHandler, NoopCheckpointer,
-    NoopFilter, handler_fn,
+    BoxError, Checkpointer, HandlerChain, HandlerFn, MessageFilter, MessageHandler,
+    NoopCheckpointer, NoopFilter, handler_fn,
 };
 pub use message::{AnyMessage, Message, RawMessage};
 pub use metadata::{KeyGeneration, Metadata};
 pub use ncl_derive::NclPayload;
+pub use ncl_derive::handler;
 pub use payload::Payload;
 pub use publisher::{DEFAULT_PUBLISH_TIMEOUT, PublishError, Publisher, PublisherBuilder};
 pub use registry::{JSON_ENCODING, PayloadRegistry, RegisteredPayload, RegistryError};

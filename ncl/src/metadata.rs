@@ -1,7 +1,8 @@
 //! Message metadata: string keys mapped to string values.
 
-use std::collections::BTreeMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Well-known metadata keys, spelled as Bacalhau's Go NCL spells them.
@@ -50,15 +51,40 @@ pub mod keys {
 /// assert_eq!(metadata.get("Region"), Some("eu-west"));
 /// assert_eq!(metadata.get_i64("Attempt"), Some(Ok(3)));
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+//
+// Storage: every key and value lives in one `String`, and a `Vec` of spans, sorted by
+// key, indexes it. A message's metadata therefore costs two allocations however many
+// keys it has, which matters on the receive path where every message brings its own.
+// Replaced and removed text stays in the buffer as garbage until it outweighs the live
+// text, when the buffer is rebuilt.
+#[derive(Clone, Default)]
 pub struct Metadata {
-    entries: BTreeMap<String, String>,
+    text: String,
+    entries: Vec<Entry>,
+    garbage: usize,
+}
+
+/// Where one key and its value sit in the text buffer.
+#[derive(Clone, Debug)]
+struct Entry {
+    key: Range<usize>,
+    value: Range<usize>,
 }
 
 impl Metadata {
     /// Creates empty metadata.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Creates empty metadata with room for `entries` entries totalling `bytes` bytes of
+    /// keys and values.
+    pub fn with_capacity(entries: usize, bytes: usize) -> Self {
+        Self {
+            text: String::with_capacity(bytes),
+            entries: Vec::with_capacity(entries),
+            garbage: 0,
+        }
     }
 
     /// Returns the number of entries.
@@ -73,27 +99,109 @@ impl Metadata {
 
     /// Returns the value stored under `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(String::as_str)
+        let index = self.find(key).ok()?;
+        Some(&self.text[self.entries[index].value.clone()])
     }
 
     /// Returns `true` when `key` has a value.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.entries.contains_key(key)
+        self.find(key).is_ok()
     }
 
     /// Stores `value` under `key` and returns the value it replaced.
-    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Option<String> {
-        self.entries.insert(key.into(), value.into())
+    pub fn insert(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Option<String> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        match self.find(key) {
+            Ok(index) => {
+                let old = self.text[self.entries[index].value.clone()].to_owned();
+                self.replace_value(index, value);
+                Some(old)
+            }
+            Err(index) => {
+                self.insert_at(index, key, value);
+                None
+            }
+        }
+    }
+
+    /// Stores `value` under `key`, like [`Metadata::insert`] without returning the old
+    /// value, which saves copying it.
+    pub fn set(&mut self, key: &str, value: &str) {
+        match self.find(key) {
+            Ok(index) => self.replace_value(index, value),
+            Err(index) => self.insert_at(index, key, value),
+        }
     }
 
     /// Removes `key` and returns its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        self.entries.remove(key)
+        let index = self.find(key).ok()?;
+        let entry = self.entries.remove(index);
+        let value = self.text[entry.value.clone()].to_owned();
+        self.garbage += entry.key.len() + entry.value.len();
+        self.compact_if_wasteful();
+        Some(value)
     }
 
     /// Iterates over the entries in bytewise key order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            text: &self.text,
+            entries: self.entries.iter(),
+        }
+    }
+
+    /// Finds `key`: `Ok(index)` of its entry, or `Err(index)` where it would go.
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        let key = key.as_bytes();
+        let text = self.text.as_bytes();
+        // Keys usually arrive sorted (Go and NCL writers sort them), so a key past the
+        // last one is answered without a search.
+        match self.entries.last() {
+            None => return Err(0),
+            Some(last) if text[last.key.clone()] < *key => return Err(self.entries.len()),
+            Some(_) => {}
+        }
+        self.entries
+            .binary_search_by(|entry| text[entry.key.clone()].cmp(key))
+    }
+
+    fn append(&mut self, text: &str) -> Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(text);
+        start..self.text.len()
+    }
+
+    fn insert_at(&mut self, index: usize, key: &str, value: &str) {
+        let key = self.append(key);
+        let value = self.append(value);
+        self.entries.insert(index, Entry { key, value });
+    }
+
+    fn replace_value(&mut self, index: usize, value: &str) {
+        let old = self.entries[index].value.clone();
+        if old.len() == value.len() {
+            self.text.replace_range(old, value);
+            return;
+        }
+        self.garbage += old.len();
+        self.entries[index].value = self.append(value);
+        self.compact_if_wasteful();
+    }
+
+    /// Rebuilds the text buffer when garbage is over half of it.
+    fn compact_if_wasteful(&mut self) {
+        if self.garbage < 256 || self.garbage * 2 < self.text.len() {
+            return;
+        }
+        let live = self.text.len() - self.garbage;
+        let mut compacted = Self::with_capacity(self.entries.len(), live);
+        for (key, value) in self.iter() {
+            let key = compacted.append(key);
+            let value = compacted.append(value);
+            compacted.entries.push(Entry { key, value });
+        }
+        *self = compacted;
     }
 
     /// Parses the value under `key` as a decimal `i64`.
@@ -105,8 +213,8 @@ impl Metadata {
     }
 
     /// Stores `value` under `key` as a decimal string.
-    pub fn set_i64(&mut self, key: impl Into<String>, value: i64) {
-        self.insert(key, value.to_string());
+    pub fn set_i64(&mut self, key: &str, value: i64) {
+        self.set(key, itoa::Buffer::new().format(value));
     }
 
     /// Parses the value under `key` as a decimal `u64`.
@@ -115,8 +223,8 @@ impl Metadata {
     }
 
     /// Stores `value` under `key` as a decimal string.
-    pub fn set_u64(&mut self, key: impl Into<String>, value: u64) {
-        self.insert(key, value.to_string());
+    pub fn set_u64(&mut self, key: &str, value: u64) {
+        self.set(key, itoa::Buffer::new().format(value));
     }
 
     /// Returns the message id ([`keys::MESSAGE_ID`]).
@@ -179,9 +287,9 @@ impl Metadata {
     /// [`keys::BACALHAU_TYPE`] too when `generation` is [`KeyGeneration::Current`].
     pub fn set_message_type(&mut self, name: &str, generation: KeyGeneration) {
         if generation == KeyGeneration::Current {
-            self.insert(keys::BACALHAU_TYPE, name);
+            self.set(keys::BACALHAU_TYPE, name);
         }
-        self.insert(keys::TYPE, name);
+        self.set(keys::TYPE, name);
     }
 
     /// Stores the payload encoding under [`keys::PAYLOAD_ENCODING`], and under
@@ -189,9 +297,9 @@ impl Metadata {
     /// [`KeyGeneration::Current`].
     pub fn set_payload_encoding(&mut self, encoding: &str, generation: KeyGeneration) {
         if generation == KeyGeneration::Current {
-            self.insert(keys::BACALHAU_PAYLOAD_ENCODING, encoding);
+            self.set(keys::BACALHAU_PAYLOAD_ENCODING, encoding);
         }
-        self.insert(keys::PAYLOAD_ENCODING, encoding);
+        self.set(keys::PAYLOAD_ENCODING, encoding);
     }
 }
 
@@ -224,42 +332,94 @@ impl fmt::Debug for Metadata {
     }
 }
 
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Metadata {
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Metadata {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let entries = iter
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        Self { entries }
+        let mut metadata = Self::new();
+        metadata.extend(iter);
+        metadata
     }
 }
 
-impl<K: Into<String>, V: Into<String>> Extend<(K, V)> for Metadata {
+impl<K: AsRef<str>, V: AsRef<str>> Extend<(K, V)> for Metadata {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         for (k, v) in iter {
-            self.insert(k, v);
+            self.set(k.as_ref(), v.as_ref());
         }
     }
 }
 
-impl<'a> IntoIterator for &'a Metadata {
-    type Item = (&'a str, &'a str);
-    type IntoIter = std::iter::Map<
-        std::collections::btree_map::Iter<'a, String, String>,
-        fn((&'a String, &'a String)) -> (&'a str, &'a str),
-    >;
+impl PartialEq for Metadata {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+impl Eq for Metadata {}
+
+impl Hash for Metadata {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.len());
+        for (key, value) in self {
+            key.hash(state);
+            value.hash(state);
+        }
+    }
+}
+
+/// Iterator over [`Metadata`] entries in bytewise key order.
+#[derive(Clone, Debug)]
+pub struct Iter<'a> {
+    text: &'a str,
+    entries: std::slice::Iter<'a, Entry>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = self.entries.next()?;
+        Some((
+            &self.text[entry.key.clone()],
+            &self.text[entry.value.clone()],
+        ))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let entry = self.entries.next_back()?;
+        Some((
+            &self.text[entry.key.clone()],
+            &self.text[entry.value.clone()],
+        ))
     }
 }
 
 impl IntoIterator for Metadata {
     type Item = (String, String);
-    type IntoIter = std::collections::btree_map::IntoIter<String, String>;
+    type IntoIter = std::vec::IntoIter<(String, String)>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+        let pairs: Vec<(String, String)> = self
+            .iter()
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect();
+        pairs.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Metadata {
+    type Item = (&'a str, &'a str);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
     }
 }
 
@@ -284,16 +444,54 @@ impl<'de> serde::Deserialize<'de> for Metadata {
                 self,
                 mut map: A,
             ) -> Result<Metadata, A::Error> {
-                let mut metadata = Metadata::new();
-                // A repeated key keeps its last value, as Go's encoding/json does.
-                while let Some((key, value)) = map.next_entry::<String, String>()? {
-                    metadata.insert(key, value);
+                let mut metadata = Metadata::with_capacity(8, 256);
+                // Keys and values are appended straight into the text buffer, whether
+                // the input lends them or has to unescape them first.
+                while let Some(key) = map.next_key_seed(AppendStr(&mut metadata.text))? {
+                    let value = map.next_value_seed(AppendStr(&mut metadata.text))?;
+                    match metadata.find(&metadata.text[key.clone()]) {
+                        // A repeated key keeps its last value, as Go's encoding/json does.
+                        Ok(index) => {
+                            let old = &metadata.entries[index].value;
+                            metadata.garbage += key.len() + old.len();
+                            metadata.entries[index].value = value;
+                        }
+                        Err(index) => metadata.entries.insert(index, Entry { key, value }),
+                    }
                 }
                 Ok(metadata)
             }
         }
 
         deserializer.deserialize_map(MetadataVisitor)
+    }
+}
+
+/// Deserializes a string by appending it to a buffer; yields its range there.
+struct AppendStr<'b>(&'b mut String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for AppendStr<'_> {
+    type Value = Range<usize>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for AppendStr<'_> {
+    type Value = Range<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        let start = self.0.len();
+        self.0.push_str(value);
+        Ok(start..self.0.len())
     }
 }
 
@@ -388,6 +586,71 @@ mod tests {
         metadata.set_message_type("Job", KeyGeneration::Legacy);
         assert_eq!(metadata.get(keys::TYPE), Some("Job"));
         assert!(!metadata.contains_key(keys::BACALHAU_TYPE));
+    }
+
+    #[test]
+    fn insert_replaces_and_returns_old_value() {
+        let mut metadata = Metadata::new();
+        assert_eq!(metadata.insert("k", "short"), None);
+        assert_eq!(
+            metadata.insert("k", "a longer value"),
+            Some("short".to_owned())
+        );
+        assert_eq!(
+            metadata.insert("k", "same length..."),
+            Some("a longer value".to_owned())
+        );
+        assert_eq!(metadata.get("k"), Some("same length..."));
+        assert_eq!(metadata.len(), 1);
+    }
+
+    #[test]
+    fn remove_and_reinsert_keep_order() {
+        let mut metadata: Metadata = [("c", "3"), ("a", "1"), ("b", "2")].into_iter().collect();
+        assert_eq!(metadata.remove("b"), Some("2".to_owned()));
+        assert_eq!(metadata.remove("b"), None);
+        metadata.insert("b", "two");
+        let pairs: Vec<(&str, &str)> = metadata.iter().collect();
+        assert_eq!(pairs, [("a", "1"), ("b", "two"), ("c", "3")]);
+    }
+
+    #[test]
+    fn many_replacements_stay_compact() {
+        let mut metadata = Metadata::new();
+        metadata.insert("keep", "x");
+        for i in 0..10_000 {
+            metadata.insert("counter", i.to_string());
+        }
+        assert_eq!(metadata.get("counter"), Some("9999"));
+        assert_eq!(metadata.get("keep"), Some("x"));
+        assert!(
+            metadata.text.len() < 1024,
+            "text grew to {}",
+            metadata.text.len()
+        );
+    }
+
+    #[test]
+    fn equality_ignores_insertion_history() {
+        let mut a = Metadata::new();
+        a.insert("x", "1");
+        a.insert("x", "22");
+        a.insert("y", "3");
+        let b: Metadata = [("y", "3"), ("x", "22")].into_iter().collect();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn escaped_json_strings_are_unescaped() {
+        let metadata: Metadata = serde_json::from_str(r#"{"k\u0041":"v\n\u00e9"}"#).unwrap();
+        assert_eq!(metadata.get("kA"), Some("v\né"));
+    }
+
+    #[test]
+    fn unsorted_json_keys_are_sorted() {
+        let metadata: Metadata = serde_json::from_str(r#"{"b":"2","c":"3","a":"1"}"#).unwrap();
+        let keys: Vec<&str> = metadata.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! The publisher: stamps metadata, serializes, envelopes and publishes.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use async_nats::Subject;
 use bytes::Bytes;
 
-use crate::metadata::{keys, unix_nanos};
 use crate::subject::{SubjectError, validate_publish_subject};
 use crate::subscriber::BuildError;
-use crate::{EnvelopeError, EnvelopeSerializer, Metadata, Payload, PayloadRegistry, RegistryError};
+use crate::{
+    Encoder, EnvelopeError, EnvelopeSerializer, Metadata, Payload, PayloadRegistry, RegistryError,
+};
 
 /// Error returned when a message cannot be published.
 #[derive(Debug, thiserror::Error)]
@@ -126,12 +128,22 @@ pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Inner {
     client: async_nats::Client,
-    name: String,
     destination: Destination,
-    serializer: EnvelopeSerializer,
-    registry: Arc<PayloadRegistry>,
+    encoder: Encoder,
     publish_timeout: Duration,
     closed: AtomicBool,
+    /// Subjects already built for prefix destinations, by payload wire name.
+    subjects: RwLock<HashMap<&'static str, Subject>>,
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    // The cache holds no invariant a panicking writer could break.
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Publisher {
@@ -153,7 +165,7 @@ impl Publisher {
 
     /// Returns the publisher's name, written as `Source` on every message.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        self.inner.encoder.source()
     }
 
     /// Stops the publisher and flushes what its client has buffered.
@@ -194,7 +206,7 @@ impl Publisher {
 
     /// Returns the registry the publisher serializes with.
     pub fn registry(&self) -> &Arc<PayloadRegistry> {
-        &self.inner.registry
+        self.inner.encoder.registry()
     }
 
     /// Publishes `event` with fresh metadata.
@@ -207,7 +219,9 @@ impl Publisher {
     ///
     /// Dropping the future before it completes may or may not send the message.
     pub async fn publish<T: Payload>(&self, event: &T) -> Result<(), PublishError> {
-        self.publish_with_metadata(Metadata::new(), event).await
+        // Room for the five stamped keys, so stamping does not reallocate.
+        self.publish_with_metadata(Metadata::with_capacity(6, 160), event)
+            .await
     }
 
     /// Publishes `event` with `metadata`, adding the keys the publisher stamps.
@@ -239,38 +253,24 @@ impl Publisher {
         metadata: &mut Metadata,
         event: &T,
     ) -> Result<Bytes, PublishError> {
-        let inner = &*self.inner;
-        metadata.insert(keys::SOURCE, inner.name.as_str());
-        if !metadata.contains_key(keys::EVENT_TIME) {
-            metadata.set_i64(keys::EVENT_TIME, unix_nanos(SystemTime::now()));
-        }
-        if !metadata.contains_key(keys::MESSAGE_ID) {
-            let mut buffer = uuid::Uuid::encode_buffer();
-            let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
-            metadata.insert(keys::MESSAGE_ID, &*id);
-        }
-        let name = inner.registry.stamp::<T>(metadata)?;
-        // The payload is serialized straight into the envelope buffer, saving a copy.
-        let envelope = inner
-            .serializer
-            .serialize_with(metadata, 256, |out| crate::go_json::to_writer(out, event))
-            .map_err(|source| RegistryError::Serialize {
-                name: name.to_owned(),
-                source,
-            })?;
-        Ok(Bytes::from(envelope))
+        Ok(self.inner.encoder.encode(metadata, event)?)
     }
 
     /// Returns the subject a message of type `type_name` goes to.
-    fn subject_for(&self, type_name: &str) -> Result<Subject, SubjectError> {
-        match &self.inner.destination {
-            Destination::Subject(subject) => Ok(subject.clone()),
-            Destination::Prefix(prefix) => {
-                let subject = format!("{prefix}.{type_name}");
-                validate_publish_subject(&subject)?;
-                Ok(Subject::from(subject))
-            }
+    fn subject_for(&self, type_name: &'static str) -> Result<Subject, SubjectError> {
+        let prefix = match &self.inner.destination {
+            Destination::Subject(subject) => return Ok(subject.clone()),
+            Destination::Prefix(prefix) => prefix,
+        };
+        let cache = &self.inner.subjects;
+        if let Some(subject) = read_lock(cache).get(type_name) {
+            return Ok(subject.clone());
         }
+        let subject = format!("{prefix}.{type_name}");
+        validate_publish_subject(&subject)?;
+        let subject = Subject::from(subject);
+        write_lock(cache).insert(type_name, subject.clone());
+        Ok(subject)
     }
 
     /// Sends envelope bytes after checking them against the server's limit.
@@ -289,7 +289,7 @@ impl Publisher {
         tracing::trace!(
             subject = %subject,
             size = envelope.len(),
-            publisher = %self.inner.name,
+            publisher = %self.inner.encoder.source(),
             "publishing message"
         );
         let timeout = self.inner.publish_timeout;
@@ -311,9 +311,9 @@ impl Publisher {
 impl fmt::Debug for Publisher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Publisher")
-            .field("name", &self.inner.name)
+            .field("name", &self.inner.encoder.source())
             .field("destination", &self.inner.destination)
-            .field("serializer", &self.inner.serializer)
+            .field("serializer", &self.inner.encoder.serializer())
             .finish_non_exhaustive()
     }
 }
@@ -405,12 +405,11 @@ impl PublisherBuilder {
         Ok(Publisher {
             inner: Arc::new(Inner {
                 client: self.client,
-                name,
                 destination,
-                serializer: self.serializer,
-                registry,
+                encoder: Encoder::new(name, self.serializer, registry),
                 publish_timeout: self.publish_timeout,
                 closed: AtomicBool::new(false),
+                subjects: RwLock::new(HashMap::new()),
             }),
         })
     }

@@ -201,8 +201,7 @@ impl PayloadRegistry {
     /// As [`PayloadRegistry::from_inventory`]; the error is computed once and returned
     /// as a copy of its message on later calls.
     pub fn global() -> Result<Arc<Self>, Arc<RegistryError>> {
-        static GLOBAL: OnceLock<Result<Arc<PayloadRegistry>, Arc<RegistryError>>> =
-            OnceLock::new();
+        static GLOBAL: OnceLock<Result<Arc<PayloadRegistry>, Arc<RegistryError>>> = OnceLock::new();
         GLOBAL
             .get_or_init(|| Self::from_inventory().map(Arc::new).map_err(Arc::new))
             .clone()
@@ -333,11 +332,9 @@ impl PayloadRegistry {
     /// As Bacalhau's Go registry does, an encoding the caller already set (under either
     /// key spelling) is kept rather than rewritten, so only an empty one is filled in.
     pub(crate) fn stamp<T: Any>(&self, metadata: &mut Metadata) -> Result<&str, RegistryError> {
-        let name = self
-            .name_of::<T>()
-            .ok_or(RegistryError::UnregisteredType {
-                rust_type: std::any::type_name::<T>(),
-            })?;
+        let name = self.name_of::<T>().ok_or(RegistryError::UnregisteredType {
+            rust_type: std::any::type_name::<T>(),
+        })?;
         match metadata.payload_encoding().unwrap_or_default() {
             "" => metadata.set_payload_encoding(JSON_ENCODING, self.key_generation),
             JSON_ENCODING => {}
@@ -439,7 +436,10 @@ impl PayloadRegistry {
             return "none".to_owned();
         }
         if self.by_name.len() > MAX_LISTED {
-            return format!("{} types (see PayloadRegistry::entries)", self.by_name.len());
+            return format!(
+                "{} types (see PayloadRegistry::entries)",
+                self.by_name.len()
+            );
         }
         let mut names: Vec<&str> = self.by_name.keys().map(|name| &**name).collect();
         names.sort_unstable();

@@ -12,10 +12,8 @@ use crate::{AnyMessage, MessageHandler, PayloadRegistry, RegisteredPayload, Regi
 
 /// Calls one registered handler function with a message and the router's state.
 #[doc(hidden)]
-pub type HandlerCallFn = for<'a> fn(
-    &'a AnyMessage,
-    &'a (dyn Any + Send + Sync),
-) -> BoxFuture<'a, Result<(), BoxError>>;
+pub type HandlerCallFn =
+    for<'a> fn(&'a AnyMessage, &'a (dyn Any + Send + Sync)) -> BoxFuture<'a, Result<(), BoxError>>;
 
 /// A handler function registered at link time by `#[ncl::handler]`.
 ///
@@ -40,11 +38,18 @@ pub struct HandlerRegistration {
 
 inventory::collect!(HandlerRegistration);
 
-/// Names one handler function for [`Router::route`].
+/// Names one handler function for [`Router::route`] on a router with state `S`.
 ///
 /// `#[ncl::handler]` implements it for a hidden item that shares the function's name
 /// (in the type namespace), so `router.route::<on_job>()` names the function `on_job`.
-pub trait HandlerItem {
+/// A function that takes `&S` implements `HandlerItem<S>`, and a function without state
+/// implements it for every `S`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handler for a router with state `{S}`",
+    label = "not a handler for state `{S}`",
+    note = "`route` takes the name of a #[ncl::handler] function whose state parameter is `&{S}` or absent"
+)]
+pub trait HandlerItem<S> {
     /// The function's registration.
     const REGISTRATION: &'static HandlerRegistration;
 }
@@ -200,11 +205,9 @@ impl<S: Send + Sync + 'static> Router<S> {
     ///
     /// Adding the same function twice has no effect.
     ///
-    /// # Panics
-    ///
-    /// Never at run time for handlers made by the macro: a function that takes another
-    /// state type fails to compile, because `H`'s state must be `S` or none.
-    pub fn route<H: HandlerItem>(mut self) -> Self {
+    /// A function that takes another state type fails to compile, because only functions
+    /// whose state is `S` or none implement `HandlerItem<S>`.
+    pub fn route<H: HandlerItem<S>>(mut self) -> Self {
         let registration = H::REGISTRATION;
         if self.accepts(registration) {
             self.insert(registration);
@@ -257,7 +260,10 @@ impl<S: Send + Sync + 'static> MessageHandler for Router<S> {
     }
 
     async fn handle_message(&self, message: &AnyMessage) -> Result<(), BoxError> {
-        let Some(handlers) = message.message_type().and_then(|name| self.routes.get(name)) else {
+        let Some(handlers) = message
+            .message_type()
+            .and_then(|name| self.routes.get(name))
+        else {
             return Ok(());
         };
         for registration in handlers {
@@ -281,7 +287,9 @@ impl<S> fmt::Debug for Router<S> {
             .map(|(name, handlers)| (*name, handlers.iter().map(|h| h.path).collect()))
             .collect();
         routes.sort();
-        f.debug_struct("Router").field("routes", &routes).finish_non_exhaustive()
+        f.debug_struct("Router")
+            .field("routes", &routes)
+            .finish_non_exhaustive()
     }
 }
 

@@ -20,7 +20,9 @@ pub enum SubjectError {
         subject: String,
     },
     /// A publish subject contains a wildcard token.
-    #[error("subject {subject:?} contains a wildcard ('*' or '>'); messages go to concrete subjects")]
+    #[error(
+        "subject {subject:?} contains a wildcard ('*' or '>'); messages go to concrete subjects"
+    )]
     Wildcard {
         /// The rejected subject.
         subject: String,
@@ -118,19 +120,28 @@ mod tests {
         assert_eq!(validate_publish_subject(""), Err(SubjectError::Empty));
         for subject in ["a..b", "a.", ".a", "."] {
             assert!(
-                matches!(validate_publish_subject(subject), Err(SubjectError::EmptyToken { .. })),
+                matches!(
+                    validate_publish_subject(subject),
+                    Err(SubjectError::EmptyToken { .. })
+                ),
                 "{subject}"
             );
         }
         for subject in ["a b", "a\tb", "a\r\nb", "a\u{0}b"] {
             assert!(
-                matches!(validate_publish_subject(subject), Err(SubjectError::Whitespace { .. })),
+                matches!(
+                    validate_publish_subject(subject),
+                    Err(SubjectError::Whitespace { .. })
+                ),
                 "{subject:?}"
             );
         }
         for subject in ["a.*", "*", "a.>", ">"] {
             assert!(
-                matches!(validate_publish_subject(subject), Err(SubjectError::Wildcard { .. })),
+                matches!(
+                    validate_publish_subject(subject),
+                    Err(SubjectError::Wildcard { .. })
+                ),
                 "{subject}"
             );
         }

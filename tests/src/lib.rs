@@ -2,10 +2,15 @@
 //!
 //! Every integration test starts its own server through [`NatsServer`], so tests can
 //! stop, restart and reconfigure it without touching any other server on the machine.
+//! The waiting helpers ([`within`], [`wait_for_stats`], [`wait_for_settled`]) put every
+//! wait under [`WAIT_TIMEOUT`], and [`Recorder`] and [`RecordingCheckpointer`] let a test
+//! see what its handlers and checkpointer were given.
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long [`NatsServer`] waits for a started server to accept connections.
@@ -190,5 +195,169 @@ pub async fn connect(server: &NatsServer) -> async_nats::Client {
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
+    }
+}
+
+/// How long a test waits for a condition before it fails.
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often [`wait_for_stats`] reads the counters.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+/// Awaits `future`, failing the test when it does not finish within [`WAIT_TIMEOUT`].
+///
+/// # Panics
+///
+/// Panics with `description` on timeout.
+pub async fn within<F: Future>(description: &str, future: F) -> F::Output {
+    match tokio::time::timeout(WAIT_TIMEOUT, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out after {WAIT_TIMEOUT:?} waiting for {description}"),
+    }
+}
+
+/// Polls `subscriber`'s counters until `condition` is true and returns them.
+///
+/// # Panics
+///
+/// Panics with `description` and the last counters when the condition is still false after
+/// [`WAIT_TIMEOUT`].
+pub async fn wait_for_stats(
+    subscriber: &ncl::Subscriber,
+    description: &str,
+    condition: impl Fn(&ncl::SubscriberStats) -> bool,
+) -> ncl::SubscriberStats {
+    let poll = async {
+        loop {
+            let stats = subscriber.stats();
+            if condition(&stats) {
+                return stats;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    };
+    match tokio::time::timeout(WAIT_TIMEOUT, poll).await {
+        Ok(stats) => stats,
+        Err(_) => panic!(
+            "timed out after {WAIT_TIMEOUT:?} waiting for {description}; last stats: {:?}",
+            subscriber.stats()
+        ),
+    }
+}
+
+/// Waits until `subscriber` has received `count` messages and finished each of them, then
+/// returns its counters after checking that they add up.
+///
+/// # Panics
+///
+/// As [`wait_for_stats`], and when the counters do not add up.
+pub async fn wait_for_settled(subscriber: &ncl::Subscriber, count: u64) -> ncl::SubscriberStats {
+    let description = format!("{count} messages to be received and finished");
+    let stats = wait_for_stats(subscriber, &description, |stats| {
+        stats.received >= count && finished(stats) >= count
+    })
+    .await;
+    assert_stats_add_up(&stats);
+    stats
+}
+
+/// Checks that every received message ended as processed, filtered or failed.
+///
+/// # Panics
+///
+/// Panics when `received != processed + filtered + failed()`.
+pub fn assert_stats_add_up(stats: &ncl::SubscriberStats) {
+    assert_eq!(
+        stats.received,
+        finished(stats),
+        "received should equal processed + filtered + failed(); stats: {stats:?}"
+    );
+}
+
+fn finished(stats: &ncl::SubscriberStats) -> u64 {
+    stats.processed + stats.filtered + stats.failed()
+}
+
+/// Builds a registry of every payload type that derives `NclPayload` in the test binary.
+///
+/// # Panics
+///
+/// Panics when two payload types share a wire name.
+pub fn registry() -> Arc<ncl::PayloadRegistry> {
+    Arc::new(ncl::PayloadRegistry::from_inventory().expect("build the payload registry"))
+}
+
+/// A list shared between a test and the handlers or checkpointers it builds.
+#[derive(Debug)]
+pub struct Recorder<T> {
+    items: Arc<Mutex<Vec<T>>>,
+}
+
+impl<T> Clone for Recorder<T> {
+    fn clone(&self) -> Self {
+        Self {
+            items: Arc::clone(&self.items),
+        }
+    }
+}
+
+impl<T> Default for Recorder<T> {
+    fn default() -> Self {
+        Self {
+            items: Arc::default(),
+        }
+    }
+}
+
+impl<T: Clone> Recorder<T> {
+    /// Creates an empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `item`.
+    pub fn push(&self, item: T) {
+        self.lock().push(item);
+    }
+
+    /// Returns a copy of the items recorded so far, in recording order.
+    pub fn items(&self) -> Vec<T> {
+        self.lock().clone()
+    }
+
+    /// Returns the number of items recorded so far.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Returns `true` when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<T>> {
+        // A handler that panics while holding the lock leaves the Vec consistent.
+        self.items
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A checkpointer that records the `MessageID` of every message it is given.
+#[derive(Clone, Debug, Default)]
+pub struct RecordingCheckpointer {
+    /// The recorded message ids, in checkpoint order; `"<none>"` for a message without one.
+    pub ids: Recorder<String>,
+}
+
+impl ncl::Checkpointer for RecordingCheckpointer {
+    async fn checkpoint(&self, message: &ncl::AnyMessage) -> Result<(), ncl::BoxError> {
+        self.ids.push(message.id().unwrap_or("<none>").to_owned());
+        Ok(())
+    }
+
+    /// Returns the number of checkpoints recorded, used as the position.
+    async fn last_checkpoint(&self) -> Result<i64, ncl::BoxError> {
+        Ok(i64::try_from(self.ids.len()).unwrap_or(i64::MAX))
     }
 }

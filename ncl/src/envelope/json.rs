@@ -10,8 +10,15 @@ use super::{EnvelopeError, EnvelopeVersion};
 use crate::{Metadata, RawMessage, go_json};
 
 /// Appends the body of `message`, validating and compacting its payload.
+///
+/// An empty payload is written as `null`, which is how Go writes the nil
+/// `json.RawMessage` of a message built without a payload.
 pub(super) fn encode_raw(out: &mut Vec<u8>, message: &RawMessage) -> Result<(), EnvelopeError> {
     encode_with(out, &message.metadata, |out| {
+        if message.payload.is_empty() {
+            out.extend_from_slice(b"null");
+            return Ok(());
+        }
         go_json::compact(&message.payload, out)
             .map_err(|source| EnvelopeError::InvalidJsonPayload { source })
     })
@@ -39,7 +46,9 @@ pub(super) fn decode(data: &Bytes, body: &[u8]) -> Result<RawMessage, EnvelopeEr
         source: Box::new(source),
     };
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let parsed = deserializer.deserialize_map(BodyVisitor).map_err(malformed)?;
+    let parsed = deserializer
+        .deserialize_map(BodyVisitor)
+        .map_err(malformed)?;
     deserializer.end().map_err(malformed)?;
     let payload = match parsed.payload {
         Some(raw) => data.slice_ref(raw.get().as_bytes()),
@@ -57,8 +66,13 @@ struct Body<'a> {
     payload: Option<&'a RawValue>,
 }
 
-/// Reads a body the way Go's `encoding/json` reads it into a struct: unknown keys are
-/// skipped, a repeated key keeps its last value, and `null` metadata reads as empty.
+/// Reads a body the way Go's `encoding/json` reads it into
+/// `struct { Metadata *Metadata; Payload json.RawMessage }`:
+/// - keys match `metadata` and `payload` without regard to ASCII case;
+/// - unknown keys are skipped;
+/// - a repeated `payload` keeps its last value, and a repeated `metadata` object adds
+///   its entries to the earlier ones, as Go decodes into an existing map;
+/// - `null` metadata reads as empty.
 ///
 /// A missing payload reads as empty bytes, which the registry then rejects, as Go does.
 struct BodyVisitor;
@@ -77,7 +91,13 @@ impl<'de> Visitor<'de> for BodyVisitor {
         };
         while let Some(field) = map.next_key::<Field>()? {
             match field {
-                Field::Metadata => body.metadata = map.next_value::<Option<Metadata>>()?,
+                Field::Metadata => match map.next_value::<Option<Metadata>>()? {
+                    Some(entries) => match &mut body.metadata {
+                        Some(metadata) => metadata.extend(entries),
+                        None => body.metadata = Some(entries),
+                    },
+                    None => body.metadata = None,
+                },
                 Field::Payload => body.payload = Some(map.next_value::<&RawValue>()?),
                 Field::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -107,10 +127,14 @@ impl<'de> de::Deserialize<'de> for Field {
             }
 
             fn visit_str<E: de::Error>(self, key: &str) -> Result<Field, E> {
-                Ok(match key {
-                    "metadata" => Field::Metadata,
-                    "payload" => Field::Payload,
-                    _ => Field::Other,
+                // Go 1.19 matches these two all-letter names (neither has the special
+                // folding letters `k` or `s`) with ASCII case folding only.
+                Ok(if key.eq_ignore_ascii_case("metadata") {
+                    Field::Metadata
+                } else if key.eq_ignore_ascii_case("payload") {
+                    Field::Payload
+                } else {
+                    Field::Other
                 })
             }
         }

@@ -170,7 +170,9 @@ impl EnvelopeSerializer {
         out.extend_from_slice(&[self.version.byte(), 0, 0, 0, 0]);
         match self.version {
             EnvelopeVersion::JsonV1 => json::encode_raw(&mut out, message)?,
-            EnvelopeVersion::ProtobufV1 => proto::encode(&mut out, &message.metadata, &message.payload),
+            EnvelopeVersion::ProtobufV1 => {
+                proto::encode(&mut out, &message.metadata, &message.payload)
+            }
         }
         finish_header(&mut out);
         Ok(Bytes::from(out))
@@ -179,25 +181,56 @@ impl EnvelopeSerializer {
     /// Encodes an envelope whose payload `write_payload` serializes straight into the
     /// output buffer, which saves a copy on the publish path.
     ///
-    /// `write_payload` must append exactly one compact, Go-escaped JSON value.
+    /// `write_payload` must append exactly one compact, Go-escaped JSON value. The
+    /// envelope is built in a reused per-thread buffer and copied out once, so the
+    /// returned bytes are the only allocation.
     pub(crate) fn serialize_with<E>(
         &self,
         metadata: &Metadata,
-        size_hint: usize,
         write_payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Result<Vec<u8>, E> {
-        let mut out = Vec::with_capacity(HEADER_LEN + size_hint);
+    ) -> Result<Bytes, E> {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let (out, payload) = &mut *scratch;
+                let result = self.encode_into(out, payload, metadata, write_payload);
+                let bytes = result.map(|()| Bytes::copy_from_slice(out));
+                release_scratch(out);
+                release_scratch(payload);
+                bytes
+            }
+            // Only reached if a payload's Serialize impl publishes; it gets its own
+            // buffers.
+            Err(_) => {
+                let (mut out, mut payload) = (Vec::new(), Vec::new());
+                self.encode_into(&mut out, &mut payload, metadata, write_payload)?;
+                Ok(Bytes::from(out))
+            }
+        })
+    }
+
+    fn encode_into<E>(
+        &self,
+        out: &mut Vec<u8>,
+        payload: &mut Vec<u8>,
+        metadata: &Metadata,
+        write_payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        out.clear();
         out.extend_from_slice(&[self.version.byte(), 0, 0, 0, 0]);
         match self.version {
-            EnvelopeVersion::JsonV1 => json::encode_with(&mut out, metadata, write_payload)?,
+            EnvelopeVersion::JsonV1 => json::encode_with(out, metadata, write_payload)?,
             EnvelopeVersion::ProtobufV1 => {
-                let mut payload = Vec::with_capacity(size_hint);
-                write_payload(&mut payload)?;
-                proto::encode(&mut out, metadata, &payload);
+                payload.clear();
+                write_payload(payload)?;
+                proto::encode(out, metadata, payload);
             }
         }
-        finish_header(&mut out);
-        Ok(out)
+        finish_header(out);
+        Ok(())
     }
 
     /// Decodes an envelope, copying the payload out of `data`.
@@ -231,10 +264,8 @@ pub fn check_header(data: &[u8]) -> Result<(EnvelopeVersion, &[u8]), EnvelopeErr
     if data.len() < HEADER_LEN {
         return Err(EnvelopeError::TooShort { len: data.len() });
     }
-    let version =
-        EnvelopeVersion::from_byte(data[0]).ok_or(EnvelopeError::UnsupportedVersion {
-            version: data[0],
-        })?;
+    let version = EnvelopeVersion::from_byte(data[0])
+        .ok_or(EnvelopeError::UnsupportedVersion { version: data[0] })?;
     let expected = u32::from_be_bytes([data[1], data[2], data[3], data[4]]);
     let body = &data[HEADER_LEN..];
     let actual = crc32fast::hash(body);
@@ -242,6 +273,15 @@ pub fn check_header(data: &[u8]) -> Result<(EnvelopeVersion, &[u8]), EnvelopeErr
         return Err(EnvelopeError::CrcMismatch { expected, actual });
     }
     Ok((version, body))
+}
+
+/// Empties a scratch buffer, giving back memory that one large message grew it to.
+fn release_scratch(buffer: &mut Vec<u8>) {
+    const KEEP: usize = 64 * 1024;
+    buffer.clear();
+    if buffer.capacity() > KEEP {
+        buffer.shrink_to(KEEP);
+    }
 }
 
 /// Writes the CRC of everything after the header into bytes 1 to 4.

@@ -67,12 +67,11 @@ fn encode_bytes_field(tag: u32, bytes: &[u8], out: &mut Vec<u8>) {
 
 /// Decodes a body; the payload shares `body`'s buffer.
 pub(super) fn decode(body: Bytes) -> Result<RawMessage, EnvelopeError> {
-    let malformed = |source: Box<dyn std::error::Error + Send + Sync>| {
-        EnvelopeError::MalformedBody {
+    let malformed =
+        |source: Box<dyn std::error::Error + Send + Sync>| EnvelopeError::MalformedBody {
             version: EnvelopeVersion::ProtobufV1,
             source,
-        }
-    };
+        };
     let message = ProtoMessage::decode(body).map_err(|e| malformed(Box::new(e)))?;
     let payload = message
         .payload
@@ -82,7 +81,12 @@ pub(super) fn decode(body: Bytes) -> Result<RawMessage, EnvelopeError> {
         .map(|m| {
             m.fields
                 .into_iter()
-                .map(|entry| (entry.key.unwrap_or_default(), entry.value.unwrap_or_default()))
+                .map(|entry| {
+                    (
+                        entry.key.unwrap_or_default(),
+                        entry.value.unwrap_or_default(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();

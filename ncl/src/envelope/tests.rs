@@ -43,7 +43,10 @@ fn json_body_layout_is_go_layout() {
         body,
         r#"{"metadata":{"Empty":"","MessageID":"m-1","PayloadEncoding":"json","Type":"TestPayload"},"payload":{"Message":"hello","Value":42}}"#
     );
-    assert_eq!(&bytes[1..5], &crc32fast::hash(body.as_bytes()).to_be_bytes());
+    assert_eq!(
+        &bytes[1..5],
+        &crc32fast::hash(body.as_bytes()).to_be_bytes()
+    );
 }
 
 #[test]
@@ -53,7 +56,10 @@ fn protobuf_writes_empty_key_and_value() {
         .serialize(&RawMessage::new(metadata, Bytes::new()))
         .unwrap();
     // Message.metadata { fields { key: "" value: "" } }, then an empty Payload.
-    assert_eq!(&bytes[HEADER_LEN..], [0x0a, 0x06, 0x0a, 0x04, 0x0a, 0x00, 0x12, 0x00, 0x12, 0x00]);
+    assert_eq!(
+        &bytes[HEADER_LEN..],
+        [0x0a, 0x06, 0x0a, 0x04, 0x0a, 0x00, 0x12, 0x00, 0x12, 0x00]
+    );
 }
 
 #[test]
@@ -82,8 +88,13 @@ fn protobuf_carries_non_json_payload() {
 fn too_short_is_checked_first() {
     for len in 0..HEADER_LEN {
         let data = vec![0xff; len];
-        let error = EnvelopeSerializer::default().deserialize(&data).unwrap_err();
-        assert!(matches!(error, EnvelopeError::TooShort { len: l } if l == len), "{len}");
+        let error = EnvelopeSerializer::default()
+            .deserialize(&data)
+            .unwrap_err();
+        assert!(
+            matches!(error, EnvelopeError::TooShort { len: l } if l == len),
+            "{len}"
+        );
     }
 }
 
@@ -91,7 +102,9 @@ fn too_short_is_checked_first() {
 fn unknown_version_is_checked_before_crc() {
     for version in [0_u8, 3, 0x7b, 0xff] {
         let data = [version, 0xde, 0xad, 0xbe, 0xef, b'{', b'}'];
-        let error = EnvelopeSerializer::default().deserialize(&data).unwrap_err();
+        let error = EnvelopeSerializer::default()
+            .deserialize(&data)
+            .unwrap_err();
         assert!(
             matches!(error, EnvelopeError::UnsupportedVersion { version: v } if v == version),
             "{version}"
@@ -101,14 +114,22 @@ fn unknown_version_is_checked_before_crc() {
 
 #[test]
 fn crc_mismatch_reports_both_values() {
-    let mut data = EnvelopeSerializer::default().serialize(&sample()).unwrap().to_vec();
+    let mut data = EnvelopeSerializer::default()
+        .serialize(&sample())
+        .unwrap()
+        .to_vec();
     let last = data.len() - 2;
     data[last] ^= 0x01;
-    let error = EnvelopeSerializer::default().deserialize(&data).unwrap_err();
+    let error = EnvelopeSerializer::default()
+        .deserialize(&data)
+        .unwrap_err();
     let EnvelopeError::CrcMismatch { expected, actual } = error else {
         panic!("expected a CRC mismatch, got {error:?}");
     };
-    assert_eq!(expected, u32::from_be_bytes([data[1], data[2], data[3], data[4]]));
+    assert_eq!(
+        expected,
+        u32::from_be_bytes([data[1], data[2], data[3], data[4]])
+    );
     assert_eq!(actual, crc32fast::hash(&data[HEADER_LEN..]));
 }
 
@@ -118,7 +139,9 @@ fn castagnoli_and_little_endian_crc_are_rejected() {
     let mut little_endian = vec![1];
     little_endian.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
     little_endian.extend_from_slice(body);
-    let error = EnvelopeSerializer::default().deserialize(&little_endian).unwrap_err();
+    let error = EnvelopeSerializer::default()
+        .deserialize(&little_endian)
+        .unwrap_err();
     assert!(matches!(error, EnvelopeError::CrcMismatch { .. }));
 }
 
@@ -138,7 +161,13 @@ fn malformed_json_bodies_are_errors() {
             .deserialize(&envelope(1, body))
             .unwrap_err();
         assert!(
-            matches!(error, EnvelopeError::MalformedBody { version: EnvelopeVersion::JsonV1, .. }),
+            matches!(
+                error,
+                EnvelopeError::MalformedBody {
+                    version: EnvelopeVersion::JsonV1,
+                    ..
+                }
+            ),
             "{:?}",
             String::from_utf8_lossy(body)
         );
@@ -153,7 +182,9 @@ fn json_missing_parts_decode_empty() {
         br#"{"metadata":{"Type":"T"}}"#,
     ];
     for body in cases {
-        let raw = EnvelopeSerializer::default().deserialize(&envelope(1, body)).unwrap();
+        let raw = EnvelopeSerializer::default()
+            .deserialize(&envelope(1, body))
+            .unwrap();
         assert!(raw.metadata.len() <= 1);
     }
     let raw = EnvelopeSerializer::default()
@@ -165,7 +196,9 @@ fn json_missing_parts_decode_empty() {
 #[test]
 fn json_unknown_keys_are_ignored_and_last_duplicate_wins() {
     let body = br#"{"extra":[1,{"x":2}],"payload":1,"metadata":{"a":"b"},"payload":{"v":2}}"#;
-    let raw = EnvelopeSerializer::default().deserialize(&envelope(1, body)).unwrap();
+    let raw = EnvelopeSerializer::default()
+        .deserialize(&envelope(1, body))
+        .unwrap();
     assert_eq!(raw.payload, &br#"{"v":2}"#[..]);
     assert_eq!(raw.metadata.get("a"), Some("b"));
 }
@@ -173,7 +206,9 @@ fn json_unknown_keys_are_ignored_and_last_duplicate_wins() {
 #[test]
 fn json_payload_bytes_are_kept_verbatim() {
     let body = br#"{"metadata":{},"payload": { "v" : 1.50 } }"#;
-    let raw = EnvelopeSerializer::default().deserialize(&envelope(1, body)).unwrap();
+    let raw = EnvelopeSerializer::default()
+        .deserialize(&envelope(1, body))
+        .unwrap();
     assert_eq!(raw.payload, &br#"{ "v" : 1.50 }"#[..]);
 }
 
@@ -185,7 +220,10 @@ fn protobuf_without_payload_field_is_malformed() {
         .unwrap_err();
     assert!(matches!(
         error,
-        EnvelopeError::MalformedBody { version: EnvelopeVersion::ProtobufV1, .. }
+        EnvelopeError::MalformedBody {
+            version: EnvelopeVersion::ProtobufV1,
+            ..
+        }
     ));
 }
 
@@ -206,7 +244,9 @@ fn protobuf_accepts_reordered_and_repeated_entries() {
         0x0a, 0x08, 0x0a, 0x06, 0x12, 0x01, b'2', 0x0a, 0x01, b'k', // fields value first, k=2
         0x1a, 0x00, // unknown field 3
     ];
-    let raw = EnvelopeSerializer::default().deserialize(&envelope(2, &body)).unwrap();
+    let raw = EnvelopeSerializer::default()
+        .deserialize(&envelope(2, &body))
+        .unwrap();
     assert_eq!(raw.metadata.get("k"), Some("2"));
     assert_eq!(raw.payload, &b"{}"[..]);
 }
@@ -214,7 +254,9 @@ fn protobuf_accepts_reordered_and_repeated_entries() {
 #[test]
 fn deserialize_bytes_shares_the_buffer() {
     let bytes = EnvelopeSerializer::default().serialize(&sample()).unwrap();
-    let raw = EnvelopeSerializer::default().deserialize_bytes(&bytes).unwrap();
+    let raw = EnvelopeSerializer::default()
+        .deserialize_bytes(&bytes)
+        .unwrap();
     let range = bytes.as_ptr_range();
     assert!(range.contains(&raw.payload.as_ptr()));
 }

@@ -28,7 +28,9 @@ fn json_metadata(type_name: &str) -> Metadata {
 #[test]
 fn serialize_stamps_type_and_encoding() {
     let mut metadata = Metadata::new();
-    let bytes = registry().serialize_payload(&mut metadata, &Ping { seq: 7 }).unwrap();
+    let bytes = registry()
+        .serialize_payload(&mut metadata, &Ping { seq: 7 })
+        .unwrap();
     assert_eq!(bytes, br#"{"seq":7}"#);
     assert_eq!(metadata.get(keys::TYPE), Some("Ping"));
     assert_eq!(metadata.get(keys::PAYLOAD_ENCODING), Some("json"));
@@ -39,7 +41,9 @@ fn serialize_stamps_type_and_encoding() {
 fn current_generation_stamps_both_spellings() {
     let registry = registry().with_key_generation(KeyGeneration::Current);
     let mut metadata = Metadata::new();
-    registry.serialize_payload(&mut metadata, &Ping { seq: 7 }).unwrap();
+    registry
+        .serialize_payload(&mut metadata, &Ping { seq: 7 })
+        .unwrap();
     assert_eq!(metadata.get(keys::BACALHAU_TYPE), Some("Ping"));
     assert_eq!(metadata.get(keys::BACALHAU_PAYLOAD_ENCODING), Some("json"));
     assert_eq!(metadata.get(keys::TYPE), Some("Ping"));
@@ -84,8 +88,12 @@ fn unknown_type_counts_long_lists() {
         )*};
     }
     register_many!(A B C D E F G H I J K L);
-    let error = registry.deserialize_payload(&json_metadata("Nope"), b"{}").unwrap_err();
-    assert!(matches!(error, RegistryError::UnknownType { ref registered, .. } if registered.starts_with("12 types")));
+    let error = registry
+        .deserialize_payload(&json_metadata("Nope"), b"{}")
+        .unwrap_err();
+    assert!(
+        matches!(error, RegistryError::UnknownType { ref registered, .. } if registered.starts_with("12 types"))
+    );
 }
 
 #[test]
@@ -93,21 +101,31 @@ fn encoding_is_checked_before_type() {
     let metadata: Metadata = [(keys::TYPE, "Nope"), (keys::PAYLOAD_ENCODING, "cbor")]
         .into_iter()
         .collect();
-    let error = registry().deserialize_payload(&metadata, b"{}").unwrap_err();
-    assert!(matches!(error, RegistryError::UnsupportedEncoding { ref encoding } if encoding == "cbor"));
+    let error = registry()
+        .deserialize_payload(&metadata, b"{}")
+        .unwrap_err();
+    assert!(
+        matches!(error, RegistryError::UnsupportedEncoding { ref encoding } if encoding == "cbor")
+    );
 }
 
 #[test]
 fn missing_encoding_is_unsupported() {
     let metadata: Metadata = [(keys::TYPE, "Ping")].into_iter().collect();
-    let error = registry().deserialize_payload(&metadata, b"{}").unwrap_err();
-    assert!(matches!(error, RegistryError::UnsupportedEncoding { ref encoding } if encoding.is_empty()));
+    let error = registry()
+        .deserialize_payload(&metadata, b"{}")
+        .unwrap_err();
+    assert!(
+        matches!(error, RegistryError::UnsupportedEncoding { ref encoding } if encoding.is_empty())
+    );
 }
 
 #[test]
 fn missing_type_is_its_own_error() {
     let metadata: Metadata = [(keys::PAYLOAD_ENCODING, "json")].into_iter().collect();
-    let error = registry().deserialize_payload(&metadata, b"{}").unwrap_err();
+    let error = registry()
+        .deserialize_payload(&metadata, b"{}")
+        .unwrap_err();
     assert!(matches!(error, RegistryError::MissingType));
 }
 
@@ -117,7 +135,10 @@ fn bad_payload_json_is_deserialize_error() {
         let error = registry()
             .deserialize_payload(&json_metadata("Ping"), bytes)
             .unwrap_err();
-        assert!(matches!(error, RegistryError::Deserialize { .. }), "{bytes:?}");
+        assert!(
+            matches!(error, RegistryError::Deserialize { .. }),
+            "{bytes:?}"
+        );
     }
 }
 
@@ -125,7 +146,12 @@ fn bad_payload_json_is_deserialize_error() {
 fn duplicate_name_names_both_types() {
     let mut registry = registry();
     let error = registry.register::<Pong>("Ping").unwrap_err();
-    let RegistryError::DuplicateName { name, existing, new } = error else {
+    let RegistryError::DuplicateName {
+        name,
+        existing,
+        new,
+    } = error
+    else {
         panic!("expected DuplicateName, got {error:?}");
     };
     assert_eq!(name, "Ping");
@@ -160,7 +186,9 @@ fn serializing_unregistered_type_fails() {
     let error = registry()
         .serialize_payload(&mut Metadata::new(), &Pong { seq: 1 })
         .unwrap_err();
-    assert!(matches!(error, RegistryError::UnregisteredType { rust_type } if rust_type.ends_with("Pong")));
+    assert!(
+        matches!(error, RegistryError::UnregisteredType { rust_type } if rust_type.ends_with("Pong"))
+    );
 }
 
 #[test]

@@ -8,18 +8,20 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::pipeline::Pipeline;
 pub use self::stats::SubscriberStats;
 use self::stats::{Counters, RateLimiter};
-use crate::handler::{DynCheckpointer, DynHandler};
+use crate::handler::HandlerChain;
 use crate::subject::{SubjectError, validate_subscribe_subject};
 use crate::{
-    Checkpointer, EnvelopeSerializer, MessageFilter, MessageHandler, NoopCheckpointer,
-    NoopFilter, PayloadRegistry, RegistryError,
+    Checkpointer, EnvelopeSerializer, MessageFilter, MessageHandler, NoopCheckpointer, NoopFilter,
+    PayloadRegistry, RegistryError,
 };
 
 /// Default for [`SubscriberBuilder::handler_timeout`].
@@ -110,21 +112,29 @@ pub enum SubscribeError {
 /// ```
 pub struct Subscriber {
     client: async_nats::Client,
-    pipeline: Arc<Pipeline>,
+    /// Spawns the task that runs one subscription through the pipeline; the pipeline's
+    /// concrete type lives only inside this closure.
+    spawn_intake: Box<SpawnIntake>,
+    counters: Arc<Counters>,
+    handler_count: usize,
+    serializer: EnvelopeSerializer,
     max_pending: usize,
     close_timeout: Duration,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
+type SpawnIntake =
+    dyn Fn(async_nats::Subscriber, watch::Receiver<bool>, usize) -> JoinHandle<()> + Send + Sync;
+
 impl Subscriber {
     /// Starts building a subscriber on `client`.
     pub fn builder(client: async_nats::Client) -> SubscriberBuilder {
         SubscriberBuilder {
             client,
-            handlers: Vec::new(),
-            filter: Box::new(NoopFilter),
-            checkpointer: Box::new(NoopCheckpointer),
+            handlers: (),
+            filter: NoopFilter,
+            checkpointer: NoopCheckpointer,
             serializer: EnvelopeSerializer::default(),
             registry: None,
             handler_timeout: DEFAULT_HANDLER_TIMEOUT,
@@ -167,20 +177,16 @@ impl Subscriber {
                     source,
                 })?;
             tracing::debug!(subject = %subject, "subscribed");
-            let intake = Intake {
-                pipeline: Arc::clone(&self.pipeline),
-                subscription,
-                shutdown: self.shutdown.subscribe(),
-                max_pending: self.max_pending,
-            };
-            self.lock_tasks().push(tokio::spawn(intake.run()));
+            let task =
+                (self.spawn_intake)(subscription, self.shutdown.subscribe(), self.max_pending);
+            self.lock_tasks().push(task);
         }
         Ok(())
     }
 
     /// Returns a snapshot of the message counters.
     pub fn stats(&self) -> SubscriberStats {
-        self.pipeline.counters.snapshot()
+        self.counters.snapshot()
     }
 
     /// Stops taking new messages and waits for the messages being handled.
@@ -216,7 +222,9 @@ impl Subscriber {
 
     fn lock_tasks(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
         // The guarded Vec stays consistent even if a holder panicked.
-        self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tasks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -228,14 +236,14 @@ impl Drop for Subscriber {
 }
 
 /// Takes the messages of one subscription and runs them through the pipeline.
-struct Intake {
-    pipeline: Arc<Pipeline>,
+struct Intake<H, F, C> {
+    pipeline: Arc<Pipeline<H, F, C>>,
     subscription: async_nats::Subscriber,
     shutdown: watch::Receiver<bool>,
     max_pending: usize,
 }
 
-impl Intake {
+impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Intake<H, F, C> {
     /// Handles messages one at a time until shutdown or the end of the stream.
     ///
     /// While a message is being handled, arriving messages are moved from the client
@@ -261,7 +269,11 @@ impl Intake {
             if *self.shutdown.borrow() {
                 break;
             }
-            let process = self.pipeline.process(&message.subject, &message.payload);
+            // The pipeline catches panics of user code itself; this is a backstop so
+            // that nothing can end the subscription's task.
+            let process =
+                AssertUnwindSafe(self.pipeline.process(&message.subject, &message.payload))
+                    .catch_unwind();
             tokio::pin!(process);
             loop {
                 tokio::select! {
@@ -284,8 +296,8 @@ impl Intake {
 impl fmt::Debug for Subscriber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscriber")
-            .field("handlers", &self.pipeline.handlers.len())
-            .field("serializer", &self.pipeline.serializer)
+            .field("handlers", &self.handler_count)
+            .field("serializer", &self.serializer)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -293,11 +305,14 @@ impl fmt::Debug for Subscriber {
 
 /// Builds a [`Subscriber`]; see [`Subscriber::builder`].
 #[must_use = "a builder does nothing until build() is called"]
-pub struct SubscriberBuilder {
+///
+/// The builder's type parameters record the handlers, filter and checkpointer, so the
+/// subscriber calls them without dynamic dispatch; they never need to be written out.
+pub struct SubscriberBuilder<H = (), F = NoopFilter, C = NoopCheckpointer> {
     client: async_nats::Client,
-    handlers: Vec<Box<dyn DynHandler>>,
-    filter: Box<dyn MessageFilter>,
-    checkpointer: Box<dyn DynCheckpointer>,
+    handlers: H,
+    filter: F,
+    checkpointer: C,
     serializer: EnvelopeSerializer,
     registry: Option<Arc<PayloadRegistry>>,
     handler_timeout: Duration,
@@ -305,7 +320,7 @@ pub struct SubscriberBuilder {
     max_pending: usize,
 }
 
-impl SubscriberBuilder {
+impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F, C> {
     /// Sets how long one handler may run on one message before it is cancelled and the
     /// message counted as failed. Defaults to [`DEFAULT_HANDLER_TIMEOUT`] (30 s).
     pub fn handler_timeout(mut self, timeout: Duration) -> Self {
@@ -330,21 +345,48 @@ impl SubscriberBuilder {
 
     /// Adds a handler. Handlers run in the order they were added. At least one is
     /// required.
-    pub fn handler(mut self, handler: impl MessageHandler) -> Self {
-        self.handlers.push(Box::new(handler));
-        self
+    pub fn handler<M: MessageHandler>(self, handler: M) -> SubscriberBuilder<(H, M), F, C> {
+        SubscriberBuilder {
+            client: self.client,
+            handlers: (self.handlers, handler),
+            filter: self.filter,
+            checkpointer: self.checkpointer,
+            serializer: self.serializer,
+            registry: self.registry,
+            handler_timeout: self.handler_timeout,
+            close_timeout: self.close_timeout,
+            max_pending: self.max_pending,
+        }
     }
 
     /// Sets the filter. Defaults to [`NoopFilter`], which drops nothing.
-    pub fn filter(mut self, filter: impl MessageFilter) -> Self {
-        self.filter = Box::new(filter);
-        self
+    pub fn filter<G: MessageFilter>(self, filter: G) -> SubscriberBuilder<H, G, C> {
+        SubscriberBuilder {
+            client: self.client,
+            handlers: self.handlers,
+            filter,
+            checkpointer: self.checkpointer,
+            serializer: self.serializer,
+            registry: self.registry,
+            handler_timeout: self.handler_timeout,
+            close_timeout: self.close_timeout,
+            max_pending: self.max_pending,
+        }
     }
 
     /// Sets the checkpointer. Defaults to [`NoopCheckpointer`].
-    pub fn checkpointer(mut self, checkpointer: impl Checkpointer) -> Self {
-        self.checkpointer = Box::new(checkpointer);
-        self
+    pub fn checkpointer<D: Checkpointer>(self, checkpointer: D) -> SubscriberBuilder<H, F, D> {
+        SubscriberBuilder {
+            client: self.client,
+            handlers: self.handlers,
+            filter: self.filter,
+            checkpointer,
+            serializer: self.serializer,
+            registry: self.registry,
+            handler_timeout: self.handler_timeout,
+            close_timeout: self.close_timeout,
+            max_pending: self.max_pending,
+        }
     }
 
     /// Sets the envelope serializer used to decode. Any serializer decodes every
@@ -375,18 +417,33 @@ impl SubscriberBuilder {
             None => PayloadRegistry::global().map_err(BuildError::Registry)?,
         };
         let (shutdown, _) = watch::channel(false);
+        let counters = Arc::new(Counters::default());
+        let handler_count = self.handlers.len();
+        let pipeline = Arc::new(Pipeline {
+            handlers: self.handlers,
+            filter: self.filter,
+            checkpointer: self.checkpointer,
+            serializer: self.serializer,
+            registry,
+            handler_timeout: self.handler_timeout,
+            counters: Arc::clone(&counters),
+            log_limiter: RateLimiter::default(),
+        });
+        let spawn_intake = move |subscription, shutdown, max_pending| {
+            let intake = Intake {
+                pipeline: Arc::clone(&pipeline),
+                subscription,
+                shutdown,
+                max_pending,
+            };
+            tokio::spawn(intake.run())
+        };
         Ok(Subscriber {
             client: self.client,
-            pipeline: Arc::new(Pipeline {
-                handlers: self.handlers,
-                filter: self.filter,
-                checkpointer: self.checkpointer,
-                serializer: self.serializer,
-                registry,
-                handler_timeout: self.handler_timeout,
-                counters: Counters::default(),
-                log_limiter: RateLimiter::default(),
-            }),
+            spawn_intake: Box::new(spawn_intake),
+            counters,
+            handler_count,
+            serializer: self.serializer,
             max_pending: self.max_pending,
             close_timeout: self.close_timeout,
             shutdown,

@@ -10,13 +10,18 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 
 use super::stats::{Counters, Failure, RateLimiter};
-use crate::handler::{DynCheckpointer, DynHandler};
+use crate::handler::{HandlerChain, HandlerVisitor};
 use crate::router::HandlerError;
-use crate::{AnyMessage, EnvelopeSerializer, MessageFilter, PayloadRegistry};
+use crate::{
+    AnyMessage, Checkpointer, EnvelopeSerializer, MessageFilter, MessageHandler, PayloadRegistry,
+};
 
 /// What happened to one message.
 #[derive(Debug)]
-#[allow(dead_code, reason = "the failure details are for subscribers that acknowledge")]
+#[allow(
+    dead_code,
+    reason = "the failure details are for subscribers that acknowledge"
+)]
 pub(crate) enum Outcome {
     /// Every interested handler succeeded and the checkpoint was recorded.
     Processed,
@@ -32,18 +37,21 @@ pub(crate) enum Outcome {
 }
 
 /// The parts a subscriber is built from, shared by its subscription tasks.
-pub(crate) struct Pipeline {
-    pub(crate) handlers: Vec<Box<dyn DynHandler>>,
-    pub(crate) filter: Box<dyn MessageFilter>,
-    pub(crate) checkpointer: Box<dyn DynCheckpointer>,
+///
+/// Generic over the handler chain, filter and checkpointer, so that processing a
+/// message makes no dynamic calls and boxes no futures.
+pub(crate) struct Pipeline<H, F, C> {
+    pub(crate) handlers: H,
+    pub(crate) filter: F,
+    pub(crate) checkpointer: C,
     pub(crate) serializer: EnvelopeSerializer,
     pub(crate) registry: Arc<PayloadRegistry>,
     pub(crate) handler_timeout: Duration,
-    pub(crate) counters: Counters,
+    pub(crate) counters: Arc<Counters>,
     pub(crate) log_limiter: RateLimiter,
 }
 
-impl Pipeline {
+impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
     /// Runs one message through every step. Failures are counted and logged here.
     pub(crate) async fn process(&self, subject: &str, payload: &Bytes) -> Outcome {
         self.counters.received();
@@ -53,7 +61,18 @@ impl Pipeline {
             Err(error) => return self.fail(Failure::Envelope, subject, None, None, "", &error),
         };
 
-        if self.filter.should_filter(&raw.metadata) {
+        let filtered = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.filter.should_filter(&raw.metadata)
+        }));
+        let filtered = match filtered {
+            Ok(filtered) => filtered,
+            Err(panic) => {
+                let error = Panicked("message filter", panic_text(&*panic));
+                let (id, message_type) = (raw.metadata.message_id(), raw.metadata.message_type());
+                return self.fail(Failure::Panic, subject, id, message_type, "filter", &error);
+            }
+        };
+        if filtered {
             self.counters.filtered();
             tracing::trace!(
                 subject,
@@ -64,22 +83,41 @@ impl Pipeline {
             return Outcome::Filtered;
         }
 
-        let message = match self.registry.decode_message(raw) {
-            Ok(message) => message,
-            Err((error, metadata)) => {
+        // A payload's Deserialize impl is user code and may panic.
+        let decoded =
+            std::panic::catch_unwind(AssertUnwindSafe(|| self.registry.decode_message(raw)));
+        let message = match decoded {
+            Ok(Ok(message)) => message,
+            Ok(Err((error, metadata))) => {
                 let (id, message_type) = (metadata.message_id(), metadata.message_type());
                 return self.fail(Failure::Payload, subject, id, message_type, "", &error);
             }
+            Err(panic) => {
+                let error = Panicked("payload deserialization", panic_text(&*panic));
+                return self.fail(Failure::Payload, subject, None, None, "", &error);
+            }
         };
 
-        for handler in &self.handlers {
-            if let Some(outcome) = self.run_handler(&**handler, subject, &message).await {
-                return outcome;
-            }
+        let runner = HandlerRunner {
+            pipeline: self,
+            subject,
+        };
+        if let Err(outcome) = self.handlers.for_each(&runner, &message).await {
+            return outcome;
         }
 
-        if let Err(error) = self.checkpointer.checkpoint(&message).await {
-            return self.fail_message(Failure::Checkpoint, subject, &message, "", &*error);
+        let checkpoint = AssertUnwindSafe(self.checkpointer.checkpoint(&message))
+            .catch_unwind()
+            .await;
+        match checkpoint {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                return self.fail_message(Failure::Checkpoint, subject, &message, "", &*error);
+            }
+            Err(panic) => {
+                let error = Panicked("checkpointer", panic_text(&*panic));
+                return self.fail_message(Failure::Checkpoint, subject, &message, "", &error);
+            }
         }
         self.counters.processed();
         tracing::trace!(
@@ -89,38 +127,6 @@ impl Pipeline {
             "message processed"
         );
         Outcome::Processed
-    }
-
-    /// Runs one handler under the timeout; returns the failure, if any.
-    async fn run_handler(
-        &self,
-        handler: &dyn DynHandler,
-        subject: &str,
-        message: &AnyMessage,
-    ) -> Option<Outcome> {
-        if !handler.should_process(message).await {
-            return None;
-        }
-        let handled = AssertUnwindSafe(handler.handle_message(message)).catch_unwind();
-        match tokio::time::timeout(self.handler_timeout, handled).await {
-            Ok(Ok(Ok(()))) => None,
-            Ok(Ok(Err(error))) => {
-                // A router names the function that failed; other handlers go by type.
-                let name = match error.downcast_ref::<HandlerError>() {
-                    Some(error) => error.handler(),
-                    None => handler.name(),
-                };
-                Some(self.fail_message(Failure::Handler, subject, message, name, &*error))
-            }
-            Err(_elapsed) => {
-                let error = HandlerTimedOut(self.handler_timeout);
-                Some(self.fail_message(Failure::Timeout, subject, message, handler.name(), &error))
-            }
-            Ok(Err(panic)) => {
-                let error = HandlerPanicked(panic_text(&*panic));
-                Some(self.fail_message(Failure::Panic, subject, message, handler.name(), &error))
-            }
-        }
     }
 
     fn fail_message(
@@ -178,6 +184,61 @@ impl Pipeline {
     }
 }
 
+/// Runs each handler of the chain under the timeout, catching panics.
+struct HandlerRunner<'p, H, F, C> {
+    pipeline: &'p Pipeline<H, F, C>,
+    subject: &'p str,
+}
+
+impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> HandlerVisitor
+    for HandlerRunner<'_, H, F, C>
+{
+    type Error = Outcome;
+
+    async fn visit<'a, M: MessageHandler>(
+        &'a self,
+        handler: &'a M,
+        message: &'a AnyMessage,
+    ) -> Result<(), Outcome> {
+        let pipeline = self.pipeline;
+        let subject = self.subject;
+        match AssertUnwindSafe(handler.should_process(message))
+            .catch_unwind()
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(panic) => {
+                let error = Panicked("should_process", panic_text(&*panic));
+                let name = handler.name();
+                return Err(pipeline.fail_message(Failure::Panic, subject, message, name, &error));
+            }
+        }
+        let handled = AssertUnwindSafe(handler.handle_message(message)).catch_unwind();
+        let (failure, name, error): (Failure, &str, Box<dyn std::error::Error + Send + Sync>) =
+            match tokio::time::timeout(pipeline.handler_timeout, handled).await {
+                Ok(Ok(Ok(()))) => return Ok(()),
+                Ok(Ok(Err(error))) => {
+                    // A router names the function that failed; other handlers go by type.
+                    let name = match error.downcast_ref::<HandlerError>() {
+                        Some(error) => error.handler(),
+                        None => handler.name(),
+                    };
+                    (Failure::Handler, name, error)
+                }
+                Err(_elapsed) => {
+                    let error = HandlerTimedOut(pipeline.handler_timeout);
+                    (Failure::Timeout, handler.name(), Box::new(error))
+                }
+                Ok(Err(panic)) => {
+                    let error = Panicked("handler", panic_text(&*panic));
+                    (Failure::Panic, handler.name(), Box::new(error))
+                }
+            };
+        Err(pipeline.fail_message(failure, subject, message, name, &*error))
+    }
+}
+
 /// A handler that ran longer than the subscriber's handler timeout.
 #[derive(Debug)]
 struct HandlerTimedOut(Duration);
@@ -190,17 +251,17 @@ impl fmt::Display for HandlerTimedOut {
 
 impl std::error::Error for HandlerTimedOut {}
 
-/// A caught panic, as an error for logging.
+/// A caught panic in user code (what panicked, and the panic message), as an error.
 #[derive(Debug)]
-struct HandlerPanicked(String);
+struct Panicked(&'static str, String);
 
-impl fmt::Display for HandlerPanicked {
+impl fmt::Display for Panicked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "handler panicked: {}", self.0)
+        write!(f, "{} panicked: {}", self.0, self.1)
     }
 }
 
-impl std::error::Error for HandlerPanicked {}
+impl std::error::Error for Panicked {}
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = panic.downcast_ref::<&str>() {

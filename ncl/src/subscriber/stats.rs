@@ -24,7 +24,9 @@ pub struct SubscriberStats {
     pub payload_errors: u64,
     /// Messages for which a handler returned an error.
     pub handler_errors: u64,
-    /// Messages for which a handler panicked.
+    /// Messages for which a handler (`handle_message` or `should_process`) or the
+    /// filter panicked. A panic in a payload's `Deserialize` counts as a payload error
+    /// and one in the checkpointer as a checkpoint error.
     pub handler_panics: u64,
     /// Messages whose handler ran past the handler timeout and was cancelled.
     pub handler_timeouts: u64,

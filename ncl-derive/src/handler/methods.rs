@@ -1,0 +1,216 @@
+//! Generation of the `MessageHandler` impl for an impl block of handler methods.
+
+use ncl_schema::{HandlerImpl, HandlerMethod};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{Ident, LitStr, Path};
+
+use super::{checks, message_argument};
+
+/// Generates, in `const _: () = { ... };`, one `&str` const per handler method that holds
+/// the wire name of its payload type, and the `MessageHandler` impl of the block's type:
+///
+/// - `should_process` returns `true` for messages whose type is one of those wire names;
+/// - `handle_message` matches the message type against them, calls the method of the
+///   matching arm, and wraps its error in a `HandlerError` that names `Type::method`;
+/// - `name` returns the type as written in the impl header.
+pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
+    let self_ty = &handler.self_ty;
+    let any_message = format_ident!("__ncl_any_message");
+    let payload_consts: Vec<Ident> = (0..handler.methods.len())
+        .map(|index| format_ident!("__NCL_PAYLOAD_{index}"))
+        .collect();
+
+    let const_items = handler
+        .methods
+        .iter()
+        .zip(&payload_consts)
+        .map(|(method, payload_const)| {
+            let cfg_attrs = &method.cfg_attrs;
+            let payload = &method.message.payload;
+            quote! {
+                #(#cfg_attrs)*
+                const #payload_const: &str = <#payload as #krate::Payload>::NAME;
+            }
+        });
+    let wanted_arms = handler
+        .methods
+        .iter()
+        .zip(&payload_consts)
+        .map(|(method, payload_const)| {
+            let cfg_attrs = &method.cfg_attrs;
+            quote! {
+                #(#cfg_attrs)*
+                ::core::option::Option::Some(#payload_const) => true,
+            }
+        });
+    let checks = handler.methods.iter().map(|method| {
+        let cfg_attrs = &method.cfg_attrs;
+        let message_checks = checks::message(&method.message, krate);
+        let output_check = checks::output(&method.output, krate);
+        quote! {
+            #(#cfg_attrs)*
+            {
+                #message_checks
+                #output_check
+            }
+        }
+    });
+    let dispatch_arms = handler
+        .methods
+        .iter()
+        .zip(&payload_consts)
+        .map(|(method, payload_const)| dispatch_arm(method, payload_const, handler, krate));
+
+    quote! {
+        const _: () = {
+            #(#const_items)*
+
+            impl #krate::MessageHandler for #self_ty {
+                async fn should_process(&self, #any_message: &#krate::AnyMessage) -> bool {
+                    match #any_message.message_type() {
+                        #(#wanted_arms)*
+                        _ => false,
+                    }
+                }
+
+                async fn handle_message(
+                    &self,
+                    #any_message: &#krate::AnyMessage,
+                ) -> ::core::result::Result<(), #krate::BoxError> {
+                    #(#checks)*
+                    match #any_message.message_type() {
+                        #(#dispatch_arms)*
+                        _ => ::core::result::Result::Ok(()),
+                    }
+                }
+
+                fn name(&self) -> &str {
+                    ::core::stringify!(#self_ty)
+                }
+            }
+        };
+    }
+}
+
+/// Generates the match arm that calls `method` for messages of its payload type.
+fn dispatch_arm(
+    method: &HandlerMethod,
+    payload_const: &Ident,
+    handler: &HandlerImpl,
+    krate: &Path,
+) -> TokenStream {
+    let self_ty = &handler.self_ty;
+    let cfg_attrs = &method.cfg_attrs;
+    let ident = &method.ident;
+    let name = LitStr::new(&method.rust_name(), ident.span());
+    let payload = &method.message.payload;
+    let any_message = format_ident!("__ncl_any_message");
+    let message = format_ident!("__ncl_message");
+    let output = format_ident!("__ncl_output");
+    let message_arg = message_argument(&method.message, &message);
+    let into_result = checks::into_result(&method.output, &quote!(#output), krate);
+
+    quote! {
+        #(#cfg_attrs)*
+        ::core::option::Option::Some(#payload_const) => {
+            let #message = #krate::__private::typed::<#payload>(#any_message)?;
+            let #output = Self::#ident(self, #message_arg).await;
+            #into_result.map_err(|error| {
+                let error = #krate::HandlerError::new(
+                    ::core::concat!(::core::stringify!(#self_ty), "::", #name),
+                    error,
+                );
+                ::std::boxed::Box::new(error) as #krate::BoxError
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ncl_schema::HandlerImpl;
+    use syn::{ItemImpl, parse_quote};
+
+    use super::*;
+
+    #[test]
+    fn methods_become_match_arms() {
+        let item: ItemImpl = parse_quote! {
+            impl Node {
+                async fn on_job(&self, message: &Message<Job>) -> Result<(), E> {}
+                #[cfg(feature = "status")]
+                async fn on_status(&self, message: Message<Status>) {}
+                fn helper(&self) {}
+            }
+        };
+        let handler = HandlerImpl::from_item_impl(&item).expect("test input should be valid");
+        let expanded = expand(&handler, &parse_quote!(::ncl)).to_string();
+        let expected = quote! {
+            const _: () = {
+                const __NCL_PAYLOAD_0: &str = <Job as ::ncl::Payload>::NAME;
+                #[cfg(feature = "status")]
+                const __NCL_PAYLOAD_1: &str = <Status as ::ncl::Payload>::NAME;
+
+                impl ::ncl::MessageHandler for Node {
+                    async fn should_process(&self, __ncl_any_message: &::ncl::AnyMessage) -> bool {
+                        match __ncl_any_message.message_type() {
+                            ::core::option::Option::Some(__NCL_PAYLOAD_0) => true,
+                            #[cfg(feature = "status")]
+                            ::core::option::Option::Some(__NCL_PAYLOAD_1) => true,
+                            _ => false,
+                        }
+                    }
+
+                    async fn handle_message(
+                        &self,
+                        __ncl_any_message: &::ncl::AnyMessage,
+                    ) -> ::core::result::Result<(), ::ncl::BoxError> {
+                        {
+                            ::ncl::__private::assert_payload::<Job>();
+                            ::ncl::__private::assert_handler_return::<Result<(), E> >();
+                        }
+                        #[cfg(feature = "status")]
+                        {
+                            ::ncl::__private::assert_payload::<Status>();
+                            ::ncl::__private::assert_clone_payload::<Status>();
+                        }
+                        match __ncl_any_message.message_type() {
+                            ::core::option::Option::Some(__NCL_PAYLOAD_0) => {
+                                let __ncl_message = ::ncl::__private::typed::<Job>(__ncl_any_message)?;
+                                let __ncl_output = Self::on_job(self, __ncl_message).await;
+                                ::ncl::__private::IntoHandlerResult::into_handler_result(__ncl_output)
+                                    .map_err(|error| {
+                                        let error = ::ncl::HandlerError::new(
+                                            ::core::concat!(::core::stringify!(Node), "::", "on_job"),
+                                            error,
+                                        );
+                                        ::std::boxed::Box::new(error) as ::ncl::BoxError
+                                    })
+                            }
+                            #[cfg(feature = "status")]
+                            ::core::option::Option::Some(__NCL_PAYLOAD_1) => {
+                                let __ncl_message = ::ncl::__private::typed::<Status>(__ncl_any_message)?;
+                                let __ncl_output = Self::on_status(self, ::core::clone::Clone::clone(__ncl_message)).await;
+                                ::ncl::__private::IntoHandlerResult::into_handler_result(__ncl_output)
+                                    .map_err(|error| {
+                                        let error = ::ncl::HandlerError::new(
+                                            ::core::concat!(::core::stringify!(Node), "::", "on_status"),
+                                            error,
+                                        );
+                                        ::std::boxed::Box::new(error) as ::ncl::BoxError
+                                    })
+                            }
+                            _ => ::core::result::Result::Ok(()),
+                        }
+                    }
+
+                    fn name(&self) -> &str {
+                        ::core::stringify!(Node)
+                    }
+                }
+            };
+        };
+        assert_eq!(expanded, expected.to_string());
+    }
+}

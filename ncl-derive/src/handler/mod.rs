@@ -1,0 +1,78 @@
+//! `#[ncl::handler]`: the arguments and the item are checked by `ncl_schema`, then a free
+//! function is expanded in [`function`] and an impl block in [`methods`]. The checks that
+//! need types, such as "is `T` a payload", are calls built in [`checks`] for the compiler
+//! to run.
+
+mod checks;
+mod function;
+mod methods;
+
+use ncl_schema::{HandlerArgs, HandlerModel, MessageParam};
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, Item, Path, parse_quote};
+
+/// Expands `#[ncl::handler(args)]` on `item`.
+///
+/// On success the output is the item, unchanged, followed by the generated code. On
+/// failure it is the item followed by a `compile_error!` for every problem found, so that
+/// the rest of the crate and IDEs still see the item.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let parsed_item = syn::parse2::<Item>(item.clone());
+    let args = HandlerArgs::parse(args);
+    let model = match &parsed_item {
+        Ok(parsed) => HandlerModel::from_item(parsed),
+        Err(error) => Err(error.clone()),
+    };
+
+    match (args, model) {
+        (Ok(args), Ok(model)) => {
+            let krate = crate_path(&args);
+            let generated = match &model {
+                HandlerModel::Fn(handler) => function::expand(handler, &krate),
+                HandlerModel::Impl(handler) => methods::expand(handler, &krate),
+            };
+            quote! {
+                #item
+                #generated
+            }
+        }
+        (args, model) => {
+            let mut errors = args.err();
+            if let Err(model_error) = model {
+                match &mut errors {
+                    Some(error) => error.combine(model_error),
+                    None => errors = Some(model_error),
+                }
+            }
+            let errors = errors.map(|error| error.to_compile_error());
+            quote! {
+                #item
+                #errors
+            }
+        }
+    }
+}
+
+/// Returns the path from `crate = "..."`, or `::ncl`.
+fn crate_path(args: &HandlerArgs) -> Path {
+    match &args.krate {
+        Some(path) => path.clone(),
+        None => parse_quote!(::ncl),
+    }
+}
+
+/// Returns the argument that passes `binding`, a `&Message<T>`, to the message parameter:
+/// the reference itself, or a clone for a parameter that takes the message by value.
+///
+/// The subscriber decodes each message once and lends it to every handler, so an owned
+/// message must be a copy. The clone is spanned on the parameter's type, so a payload
+/// that is not `Clone` is reported there.
+fn message_argument(message: &MessageParam, binding: &Ident) -> TokenStream {
+    if message.by_ref {
+        quote!(#binding)
+    } else {
+        quote_spanned! {message.ty.span()=> ::core::clone::Clone::clone(#binding)}
+    }
+}
