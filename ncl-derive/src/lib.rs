@@ -108,6 +108,8 @@ pub fn derive_ncl_payload(input: TokenStream) -> TokenStream {
 /// Turns an `async fn`, or the `async` methods of an impl block, into message handlers
 /// that receive typed messages.
 ///
+/// The attribute goes on a free function or on a whole impl block, not on one method.
+///
 /// # Free functions
 ///
 /// A handler function takes one message, `Message<T>` or `&Message<T>` where `T` derives
@@ -122,14 +124,21 @@ pub fn derive_ncl_payload(input: TokenStream) -> TokenStream {
 /// async fn f(message: &Message<T>) -> Result<(), E>
 /// ```
 ///
+/// `E` must implement `std::error::Error` itself. `Box<dyn Error + Send + Sync>` (and so
+/// `ncl::BoxError`) does not, so a handler that collects several error types needs its
+/// own error enum.
+///
 /// The function itself is kept unchanged. Beside it the macro writes a hidden braced
 /// struct of the same name, which lives only in the type namespace, so it does not clash
 /// with the function and `Router::route::<f>()` can name it. In an anonymous
-/// `const _: () = { ... };` it then writes a call function, which takes the message and the
-/// state type-erased, looks up the `Message<T>` and the `S` in them and awaits `f`; a
-/// registration that records the function's name and path, the payload's wire name and
-/// the state type; the struct's `ncl::HandlerItem` impl; and an `inventory` submission
-/// of the registration.
+/// `const _: () = { ... };` it then writes:
+///
+/// - a call function that takes the message and the state type-erased, gets the
+///   `Message<T>` and the `S` out of them, and awaits `f`;
+/// - a registration that records the function's name and path, the payload's wire name,
+///   the state type and the call function;
+/// - the struct's `ncl::HandlerItem` impl, which points to the registration;
+/// - an `inventory` submission of the registration, for `Router::new` to find.
 ///
 /// `ncl::Router::new(state)` builds a router from every registered handler function whose
 /// state type is `S` or none. `Router::empty(state).route::<f>()` adds only the functions
@@ -141,7 +150,8 @@ pub fn derive_ncl_payload(input: TokenStream) -> TokenStream {
 /// On an inherent impl block, every method with a `Message<T>` or `&Message<T>` parameter
 /// is a handler method. It must be an `async fn` that takes `&self` and that message, and
 /// nothing else; state lives in the type's fields. Other items of the block are left
-/// alone, and no two handler methods may take the same payload type.
+/// alone. No two handler methods may take the same payload type, as written: `Job` and
+/// `jobs::Job` count as two types, and only the first method would run.
 ///
 /// The block is kept unchanged, and the macro writes the type's `ncl::MessageHandler`
 /// impl. Its `should_process` returns `true` for the wire names of the methods' payload
@@ -166,14 +176,18 @@ pub fn derive_ncl_payload(input: TokenStream) -> TokenStream {
 /// # Errors
 ///
 /// Mistakes are compile errors that point at the offending code, and the item is still
-/// emitted beside them. The macro rejects a function that is not `async` (on `fn`), is
-/// `unsafe` or is generic; no message parameter (on the name), a second message or state
-/// parameter, `&mut Message<T>`, `&mut S`, and any other parameter; a `self` receiver on a
-/// free function; in an impl block, a receiver other than `&self`, a payload type that
-/// another method already takes, a trait impl and a generic impl; and an unknown attribute
-/// key. The compiler then reports a payload type that does not derive `NclPayload`, an
-/// owned payload type that is not `Clone` and an unsupported return type, each on the
-/// type itself.
+/// emitted beside them, so the rest of the crate and IDEs see it. The macro rejects:
+///
+/// - a handler that is not `async` (reported on `fn`), is `unsafe` or is generic;
+/// - no message parameter (reported on the name), a second message or state parameter,
+///   `&mut Message<T>`, `&mut S`, and any other parameter;
+/// - a `self` receiver on a free function;
+/// - in an impl block, a receiver other than `&self`, a payload type that another method
+///   already takes, a trait impl and a generic impl;
+/// - an unknown attribute key.
+///
+/// The compiler then reports a payload type that does not derive `NclPayload`, an owned
+/// payload type that is not `Clone` and an unsupported return type, each on the type.
 ///
 /// The message parameter is recognized by its type's name, `Message`, because the macro
 /// runs before names are resolved. Import `ncl::Message` under that name.

@@ -137,7 +137,10 @@ fn parse_name(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option
 }
 
 /// Parses the value of `crate = "..."` into a module path.
-pub(crate) fn parse_crate_path(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<Path>> {
+pub(crate) fn parse_crate_path(
+    meta: &ParseNestedMeta,
+    errors: &mut Errors,
+) -> syn::Result<Option<Path>> {
     let Some(literal) = parse_string_value(meta, "crate", "\"::ncl\"", errors)? else {
         return Ok(None);
     };

@@ -1,4 +1,4 @@
-//! The payload model shared by ncl's macros and build scripts.
+//! The payload and handler models shared by ncl's macros and build scripts.
 //!
 //! A payload type is a Rust struct or enum that derives `ncl::NclPayload`. Its wire name
 //! (the value of the `Type` metadata key in every envelope) is the type's identifier, or

@@ -124,7 +124,7 @@ fn write_exponent<W: ?Sized + io::Write>(
 
 /// Serializes `value` as Go-compatible JSON, appending to `out`.
 ///
-/// On error, `out` holds a partial value after its original contents.
+/// On error, `out` contains a partial value after its original contents.
 pub(crate) fn to_writer<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     value: &T,

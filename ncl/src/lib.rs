@@ -49,6 +49,7 @@ mod encoder;
 pub mod envelope;
 pub mod go_json;
 mod handler;
+pub mod jetstream;
 mod message;
 pub mod metadata;
 mod payload;

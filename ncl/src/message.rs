@@ -1,6 +1,6 @@
 //! Messages at each stage of decoding: raw bytes, type-erased, and typed.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
 
 use bytes::Bytes;
@@ -97,10 +97,13 @@ impl<P> Message<P> {
 /// ```
 pub struct AnyMessage {
     inner: Box<dyn ErasedMessage>,
+    /// Sequence of the message in its JetStream stream, when it came from one.
+    stream_sequence: Option<u64>,
 }
 
 /// A [`Message`] of some payload type, behind a trait object.
 trait ErasedMessage: Send + Sync {
+    fn payload_type_id(&self) -> TypeId;
     fn metadata(&self) -> &Metadata;
     fn metadata_mut(&mut self) -> &mut Metadata;
     fn payload_type_name(&self) -> &'static str;
@@ -109,6 +112,10 @@ trait ErasedMessage: Send + Sync {
 }
 
 impl<P: Any + Send + Sync> ErasedMessage for Message<P> {
+    fn payload_type_id(&self) -> TypeId {
+        TypeId::of::<P>()
+    }
+
     fn metadata(&self) -> &Metadata {
         &self.metadata
     }
@@ -140,7 +147,21 @@ impl AnyMessage {
     pub fn from_message<P: Any + Send + Sync>(message: Message<P>) -> Self {
         Self {
             inner: Box::new(message),
+            stream_sequence: None,
         }
+    }
+
+    /// Returns the message's sequence in its JetStream stream: set by
+    /// [`jetstream::Subscriber`](crate::jetstream::Subscriber), `None` for messages from
+    /// core NATS. The stream checkpointers record it. It is not carried over by
+    /// [`AnyMessage::downcast`].
+    pub fn stream_sequence(&self) -> Option<u64> {
+        self.stream_sequence
+    }
+
+    /// Sets the stream sequence, for example to test a checkpointer.
+    pub fn set_stream_sequence(&mut self, sequence: Option<u64>) {
+        self.stream_sequence = sequence;
     }
 
     /// Returns the metadata.
@@ -168,9 +189,17 @@ impl AnyMessage {
         self.inner.payload_type_name()
     }
 
+    /// Returns the [`TypeId`] of the payload's Rust type.
+    ///
+    /// Routers compare it instead of the `Type` metadata key: the registry chose the
+    /// payload type from that key, and comparing ids needs no metadata lookup.
+    pub fn payload_type_id(&self) -> TypeId {
+        self.inner.payload_type_id()
+    }
+
     /// Returns `true` when the payload is a `P`.
     pub fn is<P: Any>(&self) -> bool {
-        self.inner.as_any().is::<Message<P>>()
+        self.payload_type_id() == TypeId::of::<P>()
     }
 
     /// Returns the payload when it is a `P`.
@@ -213,6 +242,7 @@ impl fmt::Debug for AnyMessage {
         f.debug_struct("AnyMessage")
             .field("metadata", self.metadata())
             .field("payload_type", &self.payload_type_name())
+            .field("stream_sequence", &self.stream_sequence)
             .finish_non_exhaustive()
     }
 }

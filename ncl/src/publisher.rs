@@ -257,7 +257,7 @@ impl Publisher {
     }
 
     /// Returns the subject a message of type `type_name` goes to.
-    fn subject_for(&self, type_name: &'static str) -> Result<Subject, SubjectError> {
+    pub(crate) fn subject_for(&self, type_name: &'static str) -> Result<Subject, SubjectError> {
         let prefix = match &self.inner.destination {
             Destination::Subject(subject) => return Ok(subject.clone()),
             Destination::Prefix(prefix) => prefix,

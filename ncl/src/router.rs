@@ -311,7 +311,10 @@ pub(crate) mod support {
     }
 
     /// Returns the typed view of `message`.
-    pub fn typed<T: Payload>(message: &AnyMessage) -> Result<&Message<T>, BoxError> {
+    ///
+    /// `T` is bounded by `Any` only, so that a type that is not a payload is reported
+    /// once, by [`assert_payload`], and not again here.
+    pub fn typed<T: Any>(message: &AnyMessage) -> Result<&Message<T>, BoxError> {
         message.message::<T>().ok_or_else(|| {
             PayloadMismatch {
                 expected: std::any::type_name::<T>(),
@@ -358,9 +361,10 @@ pub(crate) mod support {
     /// the span of the declared return type.
     pub fn assert_handler_return<R: IntoHandlerResult>() {}
 
-    /// Compiles only for payload types; generated code calls it with the span of the
-    /// `Message<T>` parameter.
-    pub fn assert_payload<T: Payload>() {}
+    /// Compiles only for payload types. Generated code calls it with the span of the
+    /// payload type, in the const that reads `T::NAME`, so that a type that is not a
+    /// payload is reported once. A const can call only a `const fn`.
+    pub const fn assert_payload<T: Payload>() {}
 
     /// Compiles only when `T: Clone`, needed by handlers that take `Message<T>` by value.
     pub fn assert_clone_payload<T: Clone>() {}

@@ -361,3 +361,41 @@ impl ncl::Checkpointer for RecordingCheckpointer {
         Ok(i64::try_from(self.ids.len()).unwrap_or(i64::MAX))
     }
 }
+
+/// Connects a client to `server` with the options that `options` builds, retrying for up
+/// to the ready timeout. Each attempt gets fresh options, because connecting consumes them.
+///
+/// # Panics
+///
+/// Panics when no connection succeeds in time.
+pub async fn connect_with(
+    server: &NatsServer,
+    options: impl Fn() -> async_nats::ConnectOptions,
+) -> async_nats::Client {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        match options().connect(server.url()).await {
+            Ok(client) => return client,
+            Err(error) if Instant::now() >= deadline => {
+                panic!("failed to connect to {}: {error}", server.url())
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Polls `condition` until it returns `true`.
+///
+/// # Panics
+///
+/// Panics with `description` when the condition is still false after [`WAIT_TIMEOUT`].
+pub async fn wait_until(description: &str, mut condition: impl FnMut() -> bool) {
+    let poll = async {
+        while !condition() {
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    };
+    if tokio::time::timeout(WAIT_TIMEOUT, poll).await.is_err() {
+        panic!("timed out after {WAIT_TIMEOUT:?} waiting for {description}");
+    }
+}

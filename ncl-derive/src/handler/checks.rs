@@ -1,31 +1,35 @@
 //! Calls that make the compiler check what the syntax cannot show: that the payload type
 //! is a payload, that an owned payload is `Clone`, and that the return type is supported.
 //!
-//! Each call is built with `quote_spanned!` on the user's type, so the compiler reports an
-//! unmet bound on that type, with the `on_unimplemented` message of the trait involved.
+//! Each check is a call with the user's type as its explicit generic argument, so the
+//! compiler reports an unmet bound on that type, with the `on_unimplemented` message of
+//! the trait involved. The code that clones the message and converts the output goes
+//! through generic helpers called the same way. The compiler reports an unmet bound once
+//! per type and place within one body, so each mistake gives one error.
 
 use ncl_schema::MessageParam;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Path, ReturnType};
+use syn::{Ident, Path, ReturnType, Type, parse_quote};
 
-/// Checks that the payload type of `message` is a payload and, when the handler takes the
-/// message by value, that it is `Clone`.
-pub(super) fn message(message: &MessageParam, krate: &Path) -> TokenStream {
+/// Checks that the payload type of `message` is a payload. The call is a const
+/// expression, so that it can share a const with the read of `T::NAME`.
+pub(super) fn payload(message: &MessageParam, krate: &Path) -> TokenStream {
     let payload = &message.payload;
-    let is_payload = quote_spanned! {payload.span()=>
+    quote_spanned! {payload.span()=>
         #krate::__private::assert_payload::<#payload>();
-    };
-    if message.by_ref {
-        return is_payload;
     }
-    let is_clone = quote_spanned! {message.ty.span()=>
+}
+
+/// Checks that the payload type is `Clone` when the handler takes the message by value.
+pub(super) fn clone(message: &MessageParam, krate: &Path) -> TokenStream {
+    if message.by_ref {
+        return TokenStream::new();
+    }
+    let payload = &message.payload;
+    quote_spanned! {message.ty.span()=>
         #krate::__private::assert_clone_payload::<#payload>();
-    };
-    quote! {
-        #is_payload
-        #is_clone
     }
 }
 
@@ -40,15 +44,43 @@ pub(super) fn output(output: &ReturnType, krate: &Path) -> TokenStream {
     }
 }
 
-/// Converts `value`, the handler's output, into `Result<(), BoxError>`. The call is spanned
-/// on the return type, like the check of [`output`], so an unsupported type is reported
-/// there.
-pub(super) fn into_result(output: &ReturnType, value: &TokenStream, krate: &Path) -> TokenStream {
-    let span = match output {
-        ReturnType::Default => proc_macro2::Span::call_site(),
-        ReturnType::Type(_, ty) => ty.span(),
-    };
-    quote_spanned! {span=>
-        #krate::__private::IntoHandlerResult::into_handler_result(#value)
+/// Generates the helpers that [`message_argument`] and [`into_result`] call. They go once
+/// into each `const _` block of generated code.
+pub(super) fn helpers(krate: &Path) -> TokenStream {
+    quote! {
+        #[allow(dead_code)]
+        fn __ncl_clone_message<T: ::core::clone::Clone>(
+            message: &#krate::Message<T>,
+        ) -> #krate::Message<T> {
+            ::core::clone::Clone::clone(message)
+        }
+
+        fn __ncl_into_result<R: #krate::__private::IntoHandlerResult>(
+            output: R,
+        ) -> ::core::result::Result<(), #krate::BoxError> {
+            #krate::__private::IntoHandlerResult::into_handler_result(output)
+        }
     }
+}
+
+/// Returns the argument that passes `binding`, a `&Message<T>`, to the message parameter:
+/// the reference itself, or a clone for a parameter that takes the message by value.
+///
+/// The subscriber decodes each message once and lends it to every handler, so an owned
+/// message must be a copy.
+pub(super) fn message_argument(message: &MessageParam, binding: &Ident) -> TokenStream {
+    if message.by_ref {
+        return quote!(#binding);
+    }
+    let payload = &message.payload;
+    quote!(__ncl_clone_message::<#payload>(#binding))
+}
+
+/// Converts `binding`, the handler's output, into `Result<(), BoxError>`.
+pub(super) fn into_result(output: &ReturnType, binding: &Ident) -> TokenStream {
+    let ty: Type = match output {
+        ReturnType::Default => parse_quote!(()),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    quote!(__ncl_into_result::<#ty>(#binding))
 }

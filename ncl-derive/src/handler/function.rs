@@ -3,9 +3,9 @@
 use ncl_schema::HandlerFn;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::{LitStr, Path};
+use syn::{Ident, LitStr, Path};
 
-use super::{checks, message_argument};
+use super::checks;
 
 /// Generates, beside the function `f`:
 ///
@@ -21,48 +21,25 @@ pub(super) fn expand(handler: &HandlerFn, krate: &Path) -> TokenStream {
     let name = LitStr::new(&handler.rust_name(), ident.span());
     let payload = &handler.message.payload;
 
-    let message_checks = checks::message(&handler.message, krate);
+    let payload_check = checks::payload(&handler.message, krate);
+    let clone_check = checks::clone(&handler.message, krate);
     let output_check = checks::output(&handler.output, krate);
+    let helpers = checks::helpers(krate);
 
     let any_message = format_ident!("__ncl_any_message");
     let any_state = format_ident!("__ncl_any_state");
     let message = format_ident!("__ncl_message");
-    let state = format_ident!("__ncl_state");
     let output = format_ident!("__ncl_output");
+    let registration = format_ident!("__NCL_REGISTRATION");
 
-    let message_arg = message_argument(&handler.message, &message);
-    let (state_binding, args, state_type, state_type_name, item_impl) = match &handler.state {
-        Some(state_param) => {
-            let state_ty = &state_param.state;
-            let args = if state_param.index < handler.message.index {
-                quote!(#state, #message_arg)
-            } else {
-                quote!(#message_arg, #state)
-            };
-            (
-                quote! {
-                    let #state = #krate::__private::state::<#state_ty>(#any_state)?;
-                },
-                args,
-                quote! {
-                    ::core::option::Option::Some(
-                        ::core::any::TypeId::of::<#state_ty> as fn() -> ::core::any::TypeId
-                    )
-                },
-                quote!(::core::stringify!(#state_ty)),
-                quote!(impl #krate::HandlerItem<#state_ty> for #ident),
-            )
-        }
-        None => (
-            TokenStream::new(),
-            message_arg,
-            quote!(::core::option::Option::None),
-            quote!(""),
-            // A handler without state runs in a router of any state type.
-            quote!(impl<__NclState> #krate::HandlerItem<__NclState> for #ident),
-        ),
-    };
-    let into_result = checks::into_result(&handler.output, &quote!(#output), krate);
+    let StateParts {
+        binding: state_binding,
+        args,
+        type_id: state_type_id,
+        type_name: state_type_name,
+        item_impl,
+    } = state_parts(handler, &message, &any_state, krate);
+    let into_result = checks::into_result(&handler.output, &output);
     // Spanned on the name, so that a handler whose future is not `Send` is reported there
     // rather than on the attribute.
     let boxed_future = quote_spanned! {ident.span()=>
@@ -73,7 +50,6 @@ pub(super) fn expand(handler: &HandlerFn, krate: &Path) -> TokenStream {
             #into_result
         })
     };
-    let registration = format_ident!("__NCL_REGISTRATION");
 
     quote! {
         #(#cfg_attrs)*
@@ -83,25 +59,29 @@ pub(super) fn expand(handler: &HandlerFn, krate: &Path) -> TokenStream {
 
         #(#cfg_attrs)*
         const _: () = {
+            #helpers
+
             fn __ncl_call<'a>(
                 #any_message: &'a #krate::AnyMessage,
                 #any_state: &'a (dyn ::core::any::Any + ::core::marker::Send + ::core::marker::Sync),
             ) -> #krate::__private::BoxFuture<'a, ::core::result::Result<(), #krate::BoxError>> {
-                #message_checks
+                #clone_check
                 #output_check
                 #boxed_future
             }
 
-            const #registration: #krate::__private::HandlerRegistration =
+            const #registration: #krate::__private::HandlerRegistration = {
+                #payload_check
                 #krate::__private::HandlerRegistration {
                     name: #name,
                     path: ::core::concat!(::core::module_path!(), "::", #name),
                     payload_name: <#payload as #krate::Payload>::NAME,
                     payload_type_name: ::core::stringify!(#payload),
-                    state_type: #state_type,
+                    state_type: #state_type_id,
                     state_type_name: #state_type_name,
                     call: __ncl_call,
-                };
+                }
+            };
 
             #item_impl {
                 const REGISTRATION: &'static #krate::__private::HandlerRegistration =
@@ -110,6 +90,61 @@ pub(super) fn expand(handler: &HandlerFn, krate: &Path) -> TokenStream {
 
             #krate::__private::inventory::submit! { #registration }
         };
+    }
+}
+
+/// The parts of the expansion that depend on whether the handler takes state.
+struct StateParts {
+    /// Statement that binds the typed state, or nothing.
+    binding: TokenStream,
+    /// Arguments of the call to the handler, in the order of its parameters.
+    args: TokenStream,
+    /// Value of `HandlerRegistration::state_type`.
+    type_id: TokenStream,
+    /// Value of `HandlerRegistration::state_type_name`.
+    type_name: TokenStream,
+    /// Header of the `HandlerItem` impl: for the state type, or for every state type.
+    item_impl: TokenStream,
+}
+
+fn state_parts(
+    handler: &HandlerFn,
+    message: &Ident,
+    any_state: &Ident,
+    krate: &Path,
+) -> StateParts {
+    let ident = &handler.ident;
+    let message_arg = checks::message_argument(&handler.message, message);
+    let Some(state_param) = &handler.state else {
+        return StateParts {
+            binding: TokenStream::new(),
+            args: message_arg,
+            type_id: quote!(::core::option::Option::None),
+            type_name: quote!(""),
+            // A handler without state runs in a router of any state type.
+            item_impl: quote!(impl<__NclState> #krate::HandlerItem<__NclState> for #ident),
+        };
+    };
+
+    let state_ty = &state_param.state;
+    let state = format_ident!("__ncl_state");
+    let args = if state_param.index < handler.message.index {
+        quote!(#state, #message_arg)
+    } else {
+        quote!(#message_arg, #state)
+    };
+    StateParts {
+        binding: quote! {
+            let #state = #krate::__private::state::<#state_ty>(#any_state)?;
+        },
+        args,
+        type_id: quote! {
+            ::core::option::Option::Some(
+                ::core::any::TypeId::of::<#state_ty> as fn() -> ::core::any::TypeId
+            )
+        },
+        type_name: quote!(::core::stringify!(#state_ty)),
+        item_impl: quote!(impl #krate::HandlerItem<#state_ty> for #ident),
     }
 }
 
@@ -128,28 +163,33 @@ mod tests {
     #[test]
     fn borrowed_message_without_state() {
         let expanded = expand_fn(
-            parse_quote!(pub async fn on_job(message: &Message<Job>) {}),
+            parse_quote!(
+                pub async fn on_job(message: &Message<Job>) {}
+            ),
             parse_quote!(::ncl),
         );
+        let helpers = checks::helpers(&parse_quote!(::ncl));
         let expected = quote! {
             #[doc(hidden)]
             #[allow(non_camel_case_types, dead_code)]
             pub struct on_job {}
 
             const _: () = {
+                #helpers
+
                 fn __ncl_call<'a>(
                     __ncl_any_message: &'a ::ncl::AnyMessage,
                     __ncl_any_state: &'a (dyn ::core::any::Any + ::core::marker::Send + ::core::marker::Sync),
                 ) -> ::ncl::__private::BoxFuture<'a, ::core::result::Result<(), ::ncl::BoxError>> {
-                    ::ncl::__private::assert_payload::<Job>();
                     ::std::boxed::Box::pin(async move {
                         let __ncl_message = ::ncl::__private::typed::<Job>(__ncl_any_message)?;
                         let __ncl_output = on_job(__ncl_message).await;
-                        ::ncl::__private::IntoHandlerResult::into_handler_result(__ncl_output)
+                        __ncl_into_result::<()>(__ncl_output)
                     })
                 }
 
-                const __NCL_REGISTRATION: ::ncl::__private::HandlerRegistration =
+                const __NCL_REGISTRATION: ::ncl::__private::HandlerRegistration = {
+                    ::ncl::__private::assert_payload::<Job>();
                     ::ncl::__private::HandlerRegistration {
                         name: "on_job",
                         path: ::core::concat!(::core::module_path!(), "::", "on_job"),
@@ -158,7 +198,8 @@ mod tests {
                         state_type: ::core::option::Option::None,
                         state_type_name: "",
                         call: __ncl_call,
-                    };
+                    }
+                };
 
                 impl<__NclState> ::ncl::HandlerItem<__NclState> for on_job {
                     const REGISTRATION: &'static ::ncl::__private::HandlerRegistration =
@@ -180,6 +221,7 @@ mod tests {
             },
             parse_quote!(reexport::ncl),
         );
+        let helpers = checks::helpers(&parse_quote!(reexport::ncl));
         let expected = quote! {
             #[cfg(test)]
             #[doc(hidden)]
@@ -188,22 +230,24 @@ mod tests {
 
             #[cfg(test)]
             const _: () = {
+                #helpers
+
                 fn __ncl_call<'a>(
                     __ncl_any_message: &'a reexport::ncl::AnyMessage,
                     __ncl_any_state: &'a (dyn ::core::any::Any + ::core::marker::Send + ::core::marker::Sync),
                 ) -> reexport::ncl::__private::BoxFuture<'a, ::core::result::Result<(), reexport::ncl::BoxError>> {
-                    reexport::ncl::__private::assert_payload::<Job>();
                     reexport::ncl::__private::assert_clone_payload::<Job>();
                     reexport::ncl::__private::assert_handler_return::<Result<(), E> >();
                     ::std::boxed::Box::pin(async move {
                         let __ncl_message = reexport::ncl::__private::typed::<Job>(__ncl_any_message)?;
                         let __ncl_state = reexport::ncl::__private::state::<Node>(__ncl_any_state)?;
-                        let __ncl_output = r#type(__ncl_state, ::core::clone::Clone::clone(__ncl_message)).await;
-                        reexport::ncl::__private::IntoHandlerResult::into_handler_result(__ncl_output)
+                        let __ncl_output = r#type(__ncl_state, __ncl_clone_message::<Job>(__ncl_message)).await;
+                        __ncl_into_result::<Result<(), E> >(__ncl_output)
                     })
                 }
 
-                const __NCL_REGISTRATION: reexport::ncl::__private::HandlerRegistration =
+                const __NCL_REGISTRATION: reexport::ncl::__private::HandlerRegistration = {
+                    reexport::ncl::__private::assert_payload::<Job>();
                     reexport::ncl::__private::HandlerRegistration {
                         name: "type",
                         path: ::core::concat!(::core::module_path!(), "::", "type"),
@@ -214,7 +258,8 @@ mod tests {
                         ),
                         state_type_name: ::core::stringify!(Node),
                         call: __ncl_call,
-                    };
+                    }
+                };
 
                 impl reexport::ncl::HandlerItem<Node> for r#type {
                     const REGISTRATION: &'static reexport::ncl::__private::HandlerRegistration =

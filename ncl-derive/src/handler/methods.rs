@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{Ident, LitStr, Path};
 
-use super::{checks, message_argument};
+use super::checks;
 
 /// Generates, in `const _: () = { ... };`, one `&str` const per handler method that holds
 /// the wire name of its payload type, and the `MessageHandler` impl of the block's type:
@@ -28,12 +28,16 @@ pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
         .map(|(method, payload_const)| {
             let cfg_attrs = &method.cfg_attrs;
             let payload = &method.message.payload;
+            let payload_check = checks::payload(&method.message, krate);
             quote! {
                 #(#cfg_attrs)*
-                const #payload_const: &str = <#payload as #krate::Payload>::NAME;
+                const #payload_const: &str = {
+                    #payload_check
+                    <#payload as #krate::Payload>::NAME
+                };
             }
         });
-    let wanted_arms = handler
+    let should_process_arms = handler
         .methods
         .iter()
         .zip(&payload_consts)
@@ -46,12 +50,12 @@ pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
         });
     let checks = handler.methods.iter().map(|method| {
         let cfg_attrs = &method.cfg_attrs;
-        let message_checks = checks::message(&method.message, krate);
+        let clone_check = checks::clone(&method.message, krate);
         let output_check = checks::output(&method.output, krate);
         quote! {
             #(#cfg_attrs)*
             {
-                #message_checks
+                #clone_check
                 #output_check
             }
         }
@@ -62,14 +66,18 @@ pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
         .zip(&payload_consts)
         .map(|(method, payload_const)| dispatch_arm(method, payload_const, handler, krate));
 
+    let helpers = checks::helpers(krate);
+
     quote! {
         const _: () = {
+            #helpers
+
             #(#const_items)*
 
             impl #krate::MessageHandler for #self_ty {
                 async fn should_process(&self, #any_message: &#krate::AnyMessage) -> bool {
                     match #any_message.message_type() {
-                        #(#wanted_arms)*
+                        #(#should_process_arms)*
                         _ => false,
                     }
                 }
@@ -108,8 +116,8 @@ fn dispatch_arm(
     let any_message = format_ident!("__ncl_any_message");
     let message = format_ident!("__ncl_message");
     let output = format_ident!("__ncl_output");
-    let message_arg = message_argument(&method.message, &message);
-    let into_result = checks::into_result(&method.output, &quote!(#output), krate);
+    let message_arg = checks::message_argument(&method.message, &message);
+    let into_result = checks::into_result(&method.output, &output);
 
     quote! {
         #(#cfg_attrs)*
@@ -146,11 +154,20 @@ mod tests {
         };
         let handler = HandlerImpl::from_item_impl(&item).expect("test input should be valid");
         let expanded = expand(&handler, &parse_quote!(::ncl)).to_string();
+        let helpers = checks::helpers(&parse_quote!(::ncl));
         let expected = quote! {
             const _: () = {
-                const __NCL_PAYLOAD_0: &str = <Job as ::ncl::Payload>::NAME;
+                #helpers
+
+                const __NCL_PAYLOAD_0: &str = {
+                    ::ncl::__private::assert_payload::<Job>();
+                    <Job as ::ncl::Payload>::NAME
+                };
                 #[cfg(feature = "status")]
-                const __NCL_PAYLOAD_1: &str = <Status as ::ncl::Payload>::NAME;
+                const __NCL_PAYLOAD_1: &str = {
+                    ::ncl::__private::assert_payload::<Status>();
+                    <Status as ::ncl::Payload>::NAME
+                };
 
                 impl ::ncl::MessageHandler for Node {
                     async fn should_process(&self, __ncl_any_message: &::ncl::AnyMessage) -> bool {
@@ -167,19 +184,17 @@ mod tests {
                         __ncl_any_message: &::ncl::AnyMessage,
                     ) -> ::core::result::Result<(), ::ncl::BoxError> {
                         {
-                            ::ncl::__private::assert_payload::<Job>();
                             ::ncl::__private::assert_handler_return::<Result<(), E> >();
                         }
                         #[cfg(feature = "status")]
                         {
-                            ::ncl::__private::assert_payload::<Status>();
                             ::ncl::__private::assert_clone_payload::<Status>();
                         }
                         match __ncl_any_message.message_type() {
                             ::core::option::Option::Some(__NCL_PAYLOAD_0) => {
                                 let __ncl_message = ::ncl::__private::typed::<Job>(__ncl_any_message)?;
                                 let __ncl_output = Self::on_job(self, __ncl_message).await;
-                                ::ncl::__private::IntoHandlerResult::into_handler_result(__ncl_output)
+                                __ncl_into_result::<Result<(), E> >(__ncl_output)
                                     .map_err(|error| {
                                         let error = ::ncl::HandlerError::new(
                                             ::core::concat!(::core::stringify!(Node), "::", "on_job"),
@@ -191,8 +206,8 @@ mod tests {
                             #[cfg(feature = "status")]
                             ::core::option::Option::Some(__NCL_PAYLOAD_1) => {
                                 let __ncl_message = ::ncl::__private::typed::<Status>(__ncl_any_message)?;
-                                let __ncl_output = Self::on_status(self, ::core::clone::Clone::clone(__ncl_message)).await;
-                                ::ncl::__private::IntoHandlerResult::into_handler_result(__ncl_output)
+                                let __ncl_output = Self::on_status(self, __ncl_clone_message::<Status>(__ncl_message)).await;
+                                __ncl_into_result::<()>(__ncl_output)
                                     .map_err(|error| {
                                         let error = ::ncl::HandlerError::new(
                                             ::core::concat!(::core::stringify!(Node), "::", "on_status"),

@@ -7,11 +7,10 @@ mod checks;
 mod function;
 mod methods;
 
-use ncl_schema::{HandlerArgs, HandlerModel, MessageParam};
+use ncl_schema::{HandlerArgs, HandlerModel};
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
-use syn::spanned::Spanned;
-use syn::{Ident, Item, Path, parse_quote};
+use quote::quote;
+use syn::{Item, Path, parse_quote};
 
 /// Expands `#[ncl::handler(args)]` on `item`.
 ///
@@ -60,19 +59,5 @@ fn crate_path(args: &HandlerArgs) -> Path {
     match &args.krate {
         Some(path) => path.clone(),
         None => parse_quote!(::ncl),
-    }
-}
-
-/// Returns the argument that passes `binding`, a `&Message<T>`, to the message parameter:
-/// the reference itself, or a clone for a parameter that takes the message by value.
-///
-/// The subscriber decodes each message once and lends it to every handler, so an owned
-/// message must be a copy. The clone is spanned on the parameter's type, so a payload
-/// that is not `Clone` is reported there.
-fn message_argument(message: &MessageParam, binding: &Ident) -> TokenStream {
-    if message.by_ref {
-        quote!(#binding)
-    } else {
-        quote_spanned! {message.ty.span()=> ::core::clone::Clone::clone(#binding)}
     }
 }

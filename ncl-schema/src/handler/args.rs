@@ -34,9 +34,10 @@ impl HandlerArgs {
     /// # Errors
     ///
     /// Returns one [`syn::Error`] that combines every problem found, each spanned on the
-    /// offending token: an unknown key (the message lists the valid keys), a key given
-    /// twice, a key without a value, a value that is not a string literal, a `crate` value
-    /// that is not a module path, and syntax that does not parse.
+    /// offending token. The problems are an unknown key, whose message lists the valid
+    /// keys, a key given twice, a key without a value and a value that is not a string
+    /// literal. A `crate` value that is not a module path and syntax that does not parse
+    /// are errors too.
     ///
     /// # Examples
     ///
@@ -72,7 +73,11 @@ impl HandlerArgs {
                 }
                 crate_written = true;
             } else {
-                errors.push(attr::unknown_key(&meta.path, "#[ncl::handler]", HANDLER_KEYS));
+                errors.push(attr::unknown_key(
+                    &meta.path,
+                    "#[ncl::handler]",
+                    HANDLER_KEYS,
+                ));
                 attr::skip_value(meta.input)?;
             }
             Ok(())
@@ -155,7 +160,11 @@ mod tests {
     fn invalid_values_are_rejected() {
         let errors = rejected(r#"crate = "a b", crate, crate = 1"#);
         let spans: Vec<&str> = errors.iter().map(|(_, span)| span.as_str()).collect();
-        assert_eq!(spans, ["\"a b\"", "crate", "crate", "crate", "1"], "{errors:#?}");
+        assert_eq!(
+            spans,
+            ["\"a b\"", "crate", "crate", "crate", "1"],
+            "{errors:#?}"
+        );
         assert!(errors[0].0.starts_with("invalid crate path \"a b\""));
         assert!(errors[1].0.starts_with("duplicate `crate` key"));
         assert!(errors[2].0.starts_with("missing value for `crate`"));
@@ -166,18 +175,28 @@ mod tests {
     fn syntax_error_keeps_earlier_errors() {
         let errors = rejected(r#"nmae = 1, = "x""#);
         assert_eq!(errors.len(), 2, "{errors:#?}");
-        assert!(errors[0].0.starts_with("unknown #[ncl::handler] key `nmae`"));
+        assert!(
+            errors[0]
+                .0
+                .starts_with("unknown #[ncl::handler] key `nmae`")
+        );
         assert_eq!(errors[1].1, "=");
     }
 
     #[test]
     fn attribute_forms_are_read() {
         let bare: Attribute = parse_quote!(#[ncl::handler]);
-        assert_eq!(HandlerArgs::from_attribute(&bare).unwrap(), HandlerArgs::default());
+        assert_eq!(
+            HandlerArgs::from_attribute(&bare).unwrap(),
+            HandlerArgs::default()
+        );
 
         let list: Attribute = parse_quote!(#[ncl::handler(crate = "::ncl")]);
         let expected: Path = parse_quote!(::ncl);
-        assert_eq!(HandlerArgs::from_attribute(&list).unwrap().krate.unwrap(), expected);
+        assert_eq!(
+            HandlerArgs::from_attribute(&list).unwrap().krate.unwrap(),
+            expected
+        );
 
         let name_value: Attribute = parse_quote!(#[ncl::handler = "x"]);
         let error = HandlerArgs::from_attribute(&name_value).unwrap_err();

@@ -16,8 +16,8 @@ pub struct HandlerFn {
     pub vis: Visibility,
     /// The `Message<T>` or `&Message<T>` parameter.
     pub message: MessageParam,
-    /// The `&S` parameter, if any. Its `index` tells whether it comes before or after the
-    /// message.
+    /// The `&S` parameter, if any. Its `index`, compared with the message's, gives the
+    /// order of the two.
     pub state: Option<StateParam>,
     /// The declared return type, which the macro checks against the supported ones.
     pub output: ReturnType,
@@ -31,10 +31,10 @@ impl HandlerFn {
     /// # Errors
     ///
     /// Returns one [`syn::Error`] that combines every problem found, each spanned on the
-    /// offending token: a function that is not `async` (on `fn`), is `unsafe` or is generic;
-    /// a `self` receiver; no message parameter (on the name); a second message or state
-    /// parameter; `&mut Message<T>` or `&mut S`; and any parameter that is neither a
-    /// message nor `&S`.
+    /// offending token. The problems are a function that is not `async` (on `fn`), is
+    /// `unsafe` or is generic, a `self` receiver, and no message parameter (on the name).
+    /// A second message or state parameter, `&mut Message<T>`, `&mut S` and any parameter
+    /// that is neither a message nor `&S` are reported on that parameter.
     ///
     /// # Examples
     ///
@@ -186,14 +186,18 @@ mod tests {
 
     #[test]
     fn state_in_either_position() {
-        let first: ItemFn = parse_quote!(async fn f(node: &Node, message: Message<Job>) {});
+        let first: ItemFn = parse_quote!(
+            async fn f(node: &Node, message: Message<Job>) {}
+        );
         let handler = HandlerFn::from_item_fn(&first).unwrap();
         let state = handler.state.unwrap();
         assert_eq!((state.index, handler.message.index), (0, 1));
         assert_eq!(type_text(&state.state), "Node");
         assert!(!handler.message.by_ref);
 
-        let second: ItemFn = parse_quote!(async fn f(message: &Message<Job>, _: &Arc<Node>) {});
+        let second: ItemFn = parse_quote!(
+            async fn f(message: &Message<Job>, _: &Arc<Node>) {}
+        );
         let handler = HandlerFn::from_item_fn(&second).unwrap();
         let state = handler.state.unwrap();
         assert_eq!((state.index, handler.message.index), (1, 0));
@@ -216,32 +220,42 @@ mod tests {
     fn non_async_is_rejected_on_fn() {
         let errors = rejected("fn on_job(message: &Message<Job>) {}");
         assert_eq!(spans(&errors), ["fn"]);
-        assert!(errors[0].0.starts_with("handler `on_job` must be an `async fn`"));
+        assert!(
+            errors[0]
+                .0
+                .starts_with("handler `on_job` must be an `async fn`")
+        );
     }
 
     #[test]
     fn missing_message_is_rejected_on_name() {
         let errors = rejected("async fn on_job(node: &Node) {}");
         assert_eq!(spans(&errors), ["on_job"]);
-        assert!(errors[0].0.starts_with("handler `on_job` takes no message;"));
+        assert!(
+            errors[0]
+                .0
+                .starts_with("handler `on_job` takes no message;")
+        );
     }
 
     #[test]
     fn second_message_is_rejected() {
         let errors = rejected("async fn f(a: &Message<A>, b: Message<B>) {}");
         assert_eq!(spans(&errors), ["Message<B>"]);
-        assert!(
-            errors[0]
-                .0
-                .starts_with("a handler takes exactly one message, but it already takes `&Message<A>`")
-        );
+        assert!(errors[0].0.starts_with(
+            "a handler takes exactly one message, but it already takes `&Message<A>`"
+        ));
     }
 
     #[test]
     fn second_state_is_rejected() {
         let errors = rejected("async fn f(a: &A, m: &Message<M>, b: &B) {}");
         assert_eq!(spans(&errors), ["&B"]);
-        assert!(errors[0].0.starts_with("a handler takes at most one state parameter"));
+        assert!(
+            errors[0]
+                .0
+                .starts_with("a handler takes at most one state parameter")
+        );
     }
 
     #[test]
@@ -255,7 +269,11 @@ mod tests {
     fn receiver_is_rejected() {
         let errors = rejected("async fn f(&self, m: &Message<M>) {}");
         assert_eq!(spans(&errors), ["&self"]);
-        assert!(errors[0].0.starts_with("a handler function cannot take `self`"));
+        assert!(
+            errors[0]
+                .0
+                .starts_with("a handler function cannot take `self`")
+        );
     }
 
     #[test]

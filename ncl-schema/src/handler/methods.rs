@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use syn::ext::IdentExt;
-use syn::{Attribute, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReceiverKind, ReturnType, Type};
+use syn::{
+    Attribute, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReceiverKind, ReturnType, Type,
+};
 
 use super::function::cfg_attributes;
 use super::signature::{self, MessageParam, ParamType};
@@ -45,11 +47,11 @@ impl HandlerImpl {
     /// # Errors
     ///
     /// Returns one [`syn::Error`] that combines every problem found, each spanned on the
-    /// offending token: a trait impl (on the trait), a generic impl (on its generics), a
-    /// block without handler methods (on its type), and in each handler method a missing
-    /// `async`, `unsafe`, generics, a receiver other than `&self`, a second message, any
-    /// other parameter, and a payload type that an earlier method already takes (on the
-    /// later payload type).
+    /// offending token. For the block, these are a trait impl (on the trait), a generic
+    /// impl (on its generics) and a block without handler methods (on its type). For each
+    /// handler method, they are a missing `async`, `unsafe`, generics, a receiver other
+    /// than `&self`, a second message and any other parameter. A payload type that an
+    /// earlier method already takes is reported on the later payload type.
     ///
     /// # Examples
     ///
@@ -128,7 +130,8 @@ impl HandlerImpl {
             }
         }
 
-        if !handler_written {
+        // A trait impl has its own error, which this one would only repeat.
+        if !handler_written && item.trait_.is_none() {
             errors.push(syn::Error::new_spanned(
                 &item.self_ty,
                 "impl block has no handler methods; #[ncl::handler] on an impl block needs at \
@@ -256,7 +259,11 @@ mod tests {
             }
         };
         let handler = HandlerImpl::from_item_impl(&item).unwrap();
-        let names: Vec<String> = handler.methods.iter().map(HandlerMethod::rust_name).collect();
+        let names: Vec<String> = handler
+            .methods
+            .iter()
+            .map(HandlerMethod::rust_name)
+            .collect();
         assert_eq!(names, ["on_job", "on_status"]);
         assert!(handler.methods[0].message.by_ref);
         assert_eq!(handler.methods[0].message.index, 1);
@@ -294,8 +301,16 @@ mod tests {
             ["&mut self", "self", "self: Arc<Self>", "d"],
             "{errors:#?}"
         );
-        assert!(errors[0].0.starts_with("handler method `a` must take `&self`"));
-        assert!(errors[3].0.starts_with("handler method `d` takes no `self`"));
+        assert!(
+            errors[0]
+                .0
+                .starts_with("handler method `a` must take `&self`")
+        );
+        assert!(
+            errors[3]
+                .0
+                .starts_with("handler method `d` takes no `self`")
+        );
     }
 
     #[test]
@@ -311,27 +326,52 @@ mod tests {
         );
         assert_eq!(
             spans(&errors),
-            ["fn", "<T>", "state: &State", "Message<E>", "&mut Message<E>"],
+            [
+                "fn",
+                "<T>",
+                "state: &State",
+                "Message<E>",
+                "&mut Message<E>"
+            ],
             "{errors:#?}"
         );
-        assert!(errors[2].0.starts_with("unexpected parameter of handler method `c`"));
+        assert!(
+            errors[2]
+                .0
+                .starts_with("unexpected parameter of handler method `c`")
+        );
     }
 
     #[test]
     fn trait_and_generic_impls_are_rejected() {
-        let errors = rejected("impl MessageHandler for Node { async fn a(&self, m: &Message<A>) {} }");
+        let errors =
+            rejected("impl MessageHandler for Node { async fn a(&self, m: &Message<A>) {} }");
         assert_eq!(spans(&errors), ["MessageHandler"]);
-        assert!(errors[0].0.starts_with("#[ncl::handler] goes on an inherent impl block"));
+        let errors = rejected("impl MessageHandler for Node { async fn handle_message(&self) {} }");
+        assert_eq!(spans(&errors), ["MessageHandler"]);
+        assert!(
+            errors[0]
+                .0
+                .starts_with("#[ncl::handler] goes on an inherent impl block")
+        );
 
         let errors = rejected("impl<T> Node<T> { async fn a(&self, m: &Message<A>) {} }");
         assert_eq!(spans(&errors), ["<T>"]);
-        assert!(errors[0].0.starts_with("#[ncl::handler] cannot be used on a generic impl"));
+        assert!(
+            errors[0]
+                .0
+                .starts_with("#[ncl::handler] cannot be used on a generic impl")
+        );
     }
 
     #[test]
     fn impl_without_handlers_is_rejected() {
         let errors = rejected("impl Node { fn helper(&self) {} }");
         assert_eq!(spans(&errors), ["Node"]);
-        assert!(errors[0].0.starts_with("impl block has no handler methods;"));
+        assert!(
+            errors[0]
+                .0
+                .starts_with("impl block has no handler methods;")
+        );
     }
 }

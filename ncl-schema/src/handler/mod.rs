@@ -26,6 +26,10 @@ pub use signature::{MessageParam, StateParam};
 
 /// An item under `#[ncl::handler]` whose signature has been checked.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one model is built per macro call, so boxing would save nothing"
+)]
 pub enum HandlerModel {
     /// A free `async fn`.
     Fn(HandlerFn),

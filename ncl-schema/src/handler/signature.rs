@@ -37,7 +37,7 @@ pub struct StateParam {
     pub state: Type,
 }
 
-/// What the type of one handler parameter declares.
+/// Kind of one handler parameter, read from its type.
 pub(crate) enum ParamType {
     /// `Message<T>` or `&Message<T>`.
     Message { payload: Type, by_ref: bool },
@@ -262,10 +262,22 @@ mod tests {
     #[test]
     fn unsupported_forms_are_rejected() {
         let cases: [(Type, &str); 4] = [
-            (parse_quote!(&mut Message<Job>), "handlers cannot take `&mut Message<T>`"),
-            (parse_quote!(&mut Node), "handlers cannot take the router state as `&mut`"),
-            (parse_quote!(Message), "`Message` takes one payload type argument"),
-            (parse_quote!(&Message<A, B>), "`Message` takes one payload type argument"),
+            (
+                parse_quote!(&mut Message<Job>),
+                "handlers cannot take `&mut Message<T>`",
+            ),
+            (
+                parse_quote!(&mut Node),
+                "handlers cannot take the router state as `&mut`",
+            ),
+            (
+                parse_quote!(Message),
+                "`Message` takes one payload type argument",
+            ),
+            (
+                parse_quote!(&Message<A, B>),
+                "`Message` takes one payload type argument",
+            ),
         ];
         for (ty, prefix) in cases {
             let Err(error) = classify(&ty) else {

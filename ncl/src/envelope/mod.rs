@@ -160,11 +160,12 @@ impl EnvelopeSerializer {
     ///
     /// For version 1 the payload bytes must be one JSON value; they are embedded
     /// compacted and HTML-escaped, as Go's `json.Marshal` embeds a `json.RawMessage`.
+    /// An empty payload is written as `null`, as Go writes a nil one.
     ///
     /// # Errors
     ///
     /// Returns [`EnvelopeError::InvalidJsonPayload`] when the version is 1 and the
-    /// payload is not valid JSON.
+    /// payload is neither empty nor valid JSON.
     pub fn serialize(&self, message: &RawMessage) -> Result<Bytes, EnvelopeError> {
         let mut out = Vec::with_capacity(HEADER_LEN + 64 + message.payload.len());
         out.extend_from_slice(&[self.version.byte(), 0, 0, 0, 0]);

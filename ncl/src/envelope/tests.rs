@@ -260,3 +260,74 @@ fn deserialize_bytes_shares_the_buffer() {
     let range = bytes.as_ptr_range();
     assert!(range.contains(&raw.payload.as_ptr()));
 }
+
+#[test]
+fn json_keys_match_without_ascii_case() {
+    let body = br#"{"MetaData":{"k":"v"},"PAYLOAD":{"a":1}}"#;
+    let raw = EnvelopeSerializer::default()
+        .deserialize(&envelope(1, body))
+        .unwrap();
+    assert_eq!(raw.metadata.get("k"), Some("v"));
+    assert_eq!(raw.payload, &br#"{"a":1}"#[..]);
+}
+
+#[test]
+fn json_repeated_metadata_objects_merge() {
+    let body = br#"{"metadata":{"a":"1","b":"1"},"metadata":{"b":"2"},"payload":{}}"#;
+    let raw = EnvelopeSerializer::default()
+        .deserialize(&envelope(1, body))
+        .unwrap();
+    assert_eq!(raw.metadata.get("a"), Some("1"));
+    assert_eq!(raw.metadata.get("b"), Some("2"));
+}
+
+#[test]
+fn json_null_metadata_clears_earlier_object() {
+    let body = br#"{"metadata":{"a":"1"},"metadata":null,"payload":{}}"#;
+    let raw = EnvelopeSerializer::default()
+        .deserialize(&envelope(1, body))
+        .unwrap();
+    assert!(raw.metadata.is_empty());
+}
+
+#[test]
+fn json_empty_payload_is_written_as_null() {
+    let raw = RawMessage::new(Metadata::new(), Bytes::new());
+    let bytes = EnvelopeSerializer::default().serialize(&raw).unwrap();
+    assert_eq!(&bytes[HEADER_LEN..], br#"{"metadata":{},"payload":null}"#);
+}
+
+#[test]
+fn protobuf_skips_unknown_fields_at_every_level() {
+    let body = [
+        0x0a, 0x1a, // metadata {
+        0x0a, 0x0d, // fields {
+        0x0a, 0x01, b'k', 0x12, 0x01, b'v', // key "k", value "v"
+        0x18, 0x07, // unknown varint field 3
+        0x25, 0x01, 0x02, 0x03, 0x04, // unknown fixed32 field 4 } in the entry
+        0x28, 0x2a, // unknown varint field 5 in the metadata
+        0x31, 0, 0, 0, 0, 0, 0, 0, 0, // unknown fixed64 field 6 }
+        0x12, 0x06, // payload {
+        0x0a, 0x02, b'{', b'}', // data "{}"
+        0x38, 0x01, // unknown varint field 7 }
+        0x42, 0x01, b'x', // unknown bytes field 8 in the message
+    ];
+    let raw = EnvelopeSerializer::default()
+        .deserialize(&envelope(2, &body))
+        .unwrap();
+    assert_eq!(raw.metadata.get("k"), Some("v"));
+    assert_eq!(raw.metadata.len(), 1);
+    assert_eq!(raw.payload, &b"{}"[..]);
+}
+
+#[test]
+fn protobuf_repeated_payload_keeps_last_data() {
+    let body = [
+        0x12, 0x04, 0x0a, 0x02, b'{', b'}', // payload { data: "{}" }
+        0x12, 0x03, 0x0a, 0x01, b'1', // payload { data: "1" }
+    ];
+    let raw = EnvelopeSerializer::default()
+        .deserialize(&envelope(2, &body))
+        .unwrap();
+    assert_eq!(raw.payload, &b"1"[..]);
+}

@@ -393,9 +393,9 @@ impl ser::SerializeMap for MapWriter<'_> {
 /// they compare as Go compares key strings. With an escape, the written order can
 /// differ from the string order, so both keys are decoded first.
 fn compare_keys(a: &[u8], b: &[u8]) -> Ordering {
-    let inner = |key: &[u8]| -> Range<usize> { 1..key.len().saturating_sub(1).max(1) };
     if !a.contains(&b'\\') && !b.contains(&b'\\') {
-        return a[inner(a)].cmp(&b[inner(b)]);
+        // Both start and end with `"`, which KeySerializer always writes.
+        return a[1..a.len() - 1].cmp(&b[1..b.len() - 1]);
     }
     match (
         serde_json::from_slice::<String>(a),

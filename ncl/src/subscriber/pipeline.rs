@@ -54,6 +54,18 @@ pub(crate) struct Pipeline<H, F, C> {
 impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
     /// Runs one message through every step. Failures are counted and logged here.
     pub(crate) async fn process(&self, subject: &str, payload: &Bytes) -> Outcome {
+        self.process_with(subject, payload, None).await
+    }
+
+    /// Runs one message through every step, as [`Pipeline::process`], and sets
+    /// `stream_sequence` (of a JetStream delivery) on the decoded message, where handlers
+    /// and checkpointers read it.
+    pub(crate) async fn process_with(
+        &self,
+        subject: &str,
+        payload: &Bytes,
+        stream_sequence: Option<u64>,
+    ) -> Outcome {
         self.counters.received();
 
         let raw = match self.serializer.deserialize_bytes(payload) {
@@ -86,7 +98,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
         // A payload's Deserialize impl is user code and may panic.
         let decoded =
             std::panic::catch_unwind(AssertUnwindSafe(|| self.registry.decode_message(raw)));
-        let message = match decoded {
+        let mut message = match decoded {
             Ok(Ok(message)) => message,
             Ok(Err((error, metadata))) => {
                 let (id, message_type) = (metadata.message_id(), metadata.message_type());
@@ -97,6 +109,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
                 return self.fail(Failure::Payload, subject, None, None, "", &error);
             }
         };
+        message.set_stream_sequence(stream_sequence);
 
         let runner = HandlerRunner {
             pipeline: self,

@@ -1,5 +1,7 @@
 // A handler that takes `&Message<T>` borrows the message the subscriber decoded, without
 // a copy, and can be added to a router by name.
+#![deny(warnings)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ncl::metadata::keys;
@@ -12,7 +14,7 @@ static SEEN_AT: AtomicUsize = AtomicUsize::new(0);
 // Not `Clone`: a borrowed message needs no copy.
 #[derive(Serialize, Deserialize, NclPayload)]
 #[ncl(name = "Job/v2")]
-struct JobAssigned {
+pub struct JobAssigned {
     job_id: String,
 }
 

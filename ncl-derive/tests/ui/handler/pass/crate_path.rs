@@ -1,4 +1,6 @@
 // A crate that reaches ncl only through a re-export names that path with `crate = "..."`.
+#![deny(warnings)]
+
 mod reexport {
     pub use ::ncl;
 }

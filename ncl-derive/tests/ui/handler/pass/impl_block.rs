@@ -1,5 +1,7 @@
 // On an impl block, the methods that take a message become one `MessageHandler` for the
 // type; other methods are left alone.
+#![deny(warnings)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::fmt;
 

@@ -1,4 +1,6 @@
 // A handler that takes `Message<T>` by value gets a clone of the shared message.
+#![deny(warnings)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ncl::metadata::keys;

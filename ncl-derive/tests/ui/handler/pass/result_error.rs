@@ -1,5 +1,7 @@
 // A handler may return `Result<(), E>` with its own error type. The router wraps the
 // error in a `HandlerError` that names the handler.
+#![deny(warnings)]
+
 use std::fmt;
 
 use ncl::metadata::keys;

@@ -1,5 +1,7 @@
 // A handler may take the router's state before the message. `Router::new(state)` takes
 // the handlers whose state is that type or none, and leaves out the others.
+#![deny(warnings)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ncl::metadata::keys;

@@ -1,4 +1,6 @@
 // A handler may take the router's state after an owned message.
+#![deny(warnings)]
+
 use std::sync::Mutex;
 
 use ncl::metadata::keys;

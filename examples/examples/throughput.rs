@@ -1,0 +1,492 @@
+//! Measures NCL against raw async-nats on one nats-server, in the same run.
+//!
+//! ```sh
+//! cargo run --release -p examples --example throughput -- --size 128 --count 200000
+//! cargo run --release -p examples --example throughput -- --size 128 --rate 20000
+//! ```
+//!
+//! Throughput mode publishes `--count` messages as fast as the client accepts them and
+//! times until the subscriber has received the last one, for raw async-nats and for NCL
+//! with envelope versions 1 and 2. The paths alternate over `--rounds` rounds and the
+//! median of each is reported. Latency mode (`--rate`) publishes at a fixed rate and
+//! reports publish-to-handler latency percentiles. A lost message is an error, not a
+//! figure. The last line of stdout is one JSON object with the results.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use examples::nats_server::{self, PrivateServer};
+use futures_util::StreamExt;
+use ncl::{
+    AnyMessage, EnvelopeSerializer, EnvelopeVersion, NclPayload, Publisher, Subscriber,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+/// How long a run may wait for its last message before counting the rest as lost.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+const HELP: &str = "\
+Measures NCL publish->subscribe against raw async-nats on one nats-server.
+
+Usage: throughput [OPTIONS]
+
+Options:
+  --size BYTES     payload size in bytes (JSON of the payload for NCL) [default: 128]
+  --count N        messages per run [default: 200000]
+  --rounds N       rounds; each round runs every path once, in rotating order [default: 5]
+  --rate R         latency mode: publish R messages per second and report latency
+                   percentiles instead of throughput (count defaults to 5 s worth)
+  -h, --help       print this help
+
+Uses the server at NATS_URL when it is set; otherwise starts a private nats-server on
+a free loopback port and stops it at exit.";
+
+/// Benchmark payload: filler text sized to the wanted JSON length, and a timestamp.
+#[derive(Clone, Debug, Serialize, Deserialize, NclPayload)]
+#[ncl(name = "ThroughputBlob")]
+struct Blob {
+    /// Nanoseconds since the run started, at publish time.
+    sent_ns: u64,
+    /// Filler text.
+    data: String,
+}
+
+impl Blob {
+    fn with_json_size(size: usize, sent_ns: u64) -> Self {
+        let mut blob = Self {
+            sent_ns,
+            data: String::new(),
+        };
+        let empty = serde_json::to_vec(&blob).map(|v| v.len()).unwrap_or(0);
+        blob.data = "x".repeat(size.saturating_sub(empty));
+        blob
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Options {
+    size: usize,
+    count: u64,
+    rounds: usize,
+    rate: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    Raw,
+    Ncl(EnvelopeVersion),
+}
+
+impl Path {
+    const ALL: [Path; 3] = [
+        Path::Raw,
+        Path::Ncl(EnvelopeVersion::JsonV1),
+        Path::Ncl(EnvelopeVersion::ProtobufV1),
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Path::Raw => "raw async-nats",
+            Path::Ncl(EnvelopeVersion::JsonV1) => "ncl json-v1",
+            Path::Ncl(_) => "ncl protobuf-v1",
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}\n\n{HELP}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_args() -> Result<Option<Options>, String> {
+    let mut options = Options {
+        size: 128,
+        count: 200_000,
+        rounds: 5,
+        rate: None,
+    };
+    let mut count_given = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--size" => options.size = parse(&value("--size")?, "--size")?,
+            "--count" => {
+                options.count = parse(&value("--count")?, "--count")?;
+                count_given = true;
+            }
+            "--rounds" => options.rounds = parse(&value("--rounds")?, "--rounds")?,
+            "--rate" => options.rate = Some(parse(&value("--rate")?, "--rate")?),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if options.count == 0 || options.rounds == 0 || options.rate == Some(0) {
+        return Err("--count, --rounds and --rate must be at least 1".to_owned());
+    }
+    if let (Some(rate), false) = (options.rate, count_given) {
+        options.count = rate * 5;
+    }
+    Ok(Some(options))
+}
+
+fn parse<T: std::str::FromStr>(text: &str, name: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("{name} expects a non-negative integer, got {text:?}"))
+}
+
+async fn run(options: Options) -> Result<(), String> {
+    let (url, _server) = server().await?;
+    println!(
+        "server {url}, payload {} B, {} messages per run, {} rounds",
+        options.size, options.count, options.rounds
+    );
+    match options.rate {
+        None => throughput(&url, options).await,
+        Some(rate) => latency(&url, options, rate).await,
+    }
+}
+
+/// Returns the server URL, and the private server when one had to be started.
+async fn server() -> Result<(String, Option<PrivateServer>), String> {
+    if let Ok(url) = std::env::var("NATS_URL")
+        && !url.trim().is_empty()
+    {
+        return Ok((url, None));
+    }
+    let binary = nats_server::find_binary()
+        .ok_or_else(|| format!("nats-server not found; {}", nats_server::INSTALL_HINT))?;
+    let server = PrivateServer::start(&binary)
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok((server.url(), Some(server)))
+}
+
+async fn connect(url: &str, count: u64) -> Result<async_nats::Client, String> {
+    // Room for a whole run in the client's subscription buffer, so the client never
+    // drops messages as a slow consumer while the handler catches up.
+    let capacity = usize::try_from(count).unwrap_or(usize::MAX).max(1024);
+    async_nats::ConnectOptions::new()
+        .subscription_capacity(capacity)
+        .connect(url)
+        .await
+        .map_err(|error| format!("failed to connect to {url}: {error}"))
+}
+
+async fn throughput(url: &str, options: Options) -> Result<(), String> {
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); Path::ALL.len()];
+    for round in 0..options.rounds {
+        for offset in 0..Path::ALL.len() {
+            let index = (round + offset) % Path::ALL.len();
+            let path = Path::ALL[index];
+            let rate = run_once(url, options, path, None).await?.rate;
+            rates[index].push(rate);
+            println!("round {} {:<16} {:>12.0} msgs/s", round + 1, path.label(), rate);
+        }
+    }
+    let medians: Vec<f64> = rates.iter_mut().map(|r| median(r)).collect();
+    println!();
+    println!("{:<16} {:>14} {:>8}", "path", "median msgs/s", "ratio");
+    for (path, rate) in Path::ALL.iter().zip(&medians) {
+        println!("{:<16} {:>14.0} {:>8.3}", path.label(), rate, rate / medians[0]);
+    }
+    println!(
+        "{{\"size\":{},\"count\":{},\"raw_msgs_per_s\":{:.0},\"ncl_msgs_per_s\":{:.0},\
+         \"ratio\":{:.4},\"ncl_v2_msgs_per_s\":{:.0},\"ratio_v2\":{:.4}}}",
+        options.size,
+        options.count,
+        medians[0],
+        medians[1],
+        medians[1] / medians[0],
+        medians[2],
+        medians[2] / medians[0],
+    );
+    Ok(())
+}
+
+async fn latency(url: &str, options: Options, rate: u64) -> Result<(), String> {
+    let mut results = Vec::new();
+    for path in [Path::Raw, Path::Ncl(EnvelopeVersion::JsonV1)] {
+        let run = run_once(url, options, path, Some(rate)).await?;
+        let mut latencies = run.latencies_ns;
+        latencies.sort_unstable();
+        let p50 = percentile(&latencies, 0.50);
+        let p99 = percentile(&latencies, 0.99);
+        let max = latencies.last().copied().unwrap_or(0);
+        println!(
+            "{:<16} p50 {:>8.1} us  p99 {:>8.1} us  max {:>8.1} us",
+            path.label(),
+            p50 as f64 / 1e3,
+            p99 as f64 / 1e3,
+            max as f64 / 1e3
+        );
+        results.push((p50, p99, max));
+    }
+    let (raw, ncl) = (results[0], results[1]);
+    println!(
+        "{{\"size\":{},\"count\":{},\"rate\":{rate},\"raw_p50_us\":{:.1},\"raw_p99_us\":{:.1},\
+         \"raw_max_us\":{:.1},\"ncl_p50_us\":{:.1},\"ncl_p99_us\":{:.1},\"ncl_max_us\":{:.1}}}",
+        options.size,
+        options.count,
+        raw.0 as f64 / 1e3,
+        raw.1 as f64 / 1e3,
+        raw.2 as f64 / 1e3,
+        ncl.0 as f64 / 1e3,
+        ncl.1 as f64 / 1e3,
+        ncl.2 as f64 / 1e3,
+    );
+    Ok(())
+}
+
+struct RunResult {
+    rate: f64,
+    latencies_ns: Vec<u64>,
+}
+
+/// What the receiving side of one run shares with the sending side.
+struct Receiver {
+    received: AtomicU64,
+    expected: u64,
+    done: Notify,
+    start: Instant,
+    record_latency: bool,
+    latencies_ns: Mutex<Vec<u64>>,
+}
+
+impl Receiver {
+    fn new(expected: u64, start: Instant, record_latency: bool) -> Arc<Self> {
+        Arc::new(Self {
+            received: AtomicU64::new(0),
+            expected,
+            done: Notify::new(),
+            start,
+            record_latency,
+            latencies_ns: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn record(&self, sent_ns: u64) {
+        if self.record_latency {
+            let now = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            if let Ok(mut latencies) = self.latencies_ns.lock() {
+                latencies.push(now.saturating_sub(sent_ns));
+            }
+        }
+        if self.received.fetch_add(1, Ordering::AcqRel) + 1 == self.expected {
+            self.done.notify_one();
+        }
+    }
+}
+
+async fn run_once(
+    url: &str,
+    options: Options,
+    path: Path,
+    rate: Option<u64>,
+) -> Result<RunResult, String> {
+    let subject = format!("bench.{}", std::process::id());
+    let publisher_client = connect(url, options.count).await?;
+    let subscriber_client = connect(url, options.count).await?;
+    let start = Instant::now();
+    let receiver = Receiver::new(options.count, start, rate.is_some());
+
+    // Subscribe first, and make sure the server knows before publishing.
+    let ncl_subscriber;
+    let raw_task;
+    match path {
+        Path::Raw => {
+            let mut subscription = subscriber_client
+                .subscribe(subject.clone())
+                .await
+                .map_err(|error| error.to_string())?;
+            let receiver = Arc::clone(&receiver);
+            raw_task = Some(tokio::spawn(async move {
+                while let Some(message) = subscription.next().await {
+                    let sent_ns = message
+                        .payload
+                        .get(..8)
+                        .and_then(|b| b.try_into().ok())
+                        .map(u64::from_be_bytes)
+                        .unwrap_or(0);
+                    receiver.record(sent_ns);
+                }
+            }));
+            ncl_subscriber = None;
+        }
+        Path::Ncl(_) => {
+            let receiver = Arc::clone(&receiver);
+            let subscriber = Subscriber::builder(subscriber_client.clone())
+                .max_pending(usize::try_from(options.count).unwrap_or(usize::MAX))
+                .handler(ncl::handler_fn(move |message: &AnyMessage| {
+                    if let Some(blob) = message.payload::<Blob>() {
+                        receiver.record(blob.sent_ns);
+                    }
+                    std::future::ready(Ok(()))
+                }))
+                .build()
+                .map_err(|error| error.to_string())?;
+            subscriber
+                .subscribe([subject.clone()])
+                .await
+                .map_err(|error| error.to_string())?;
+            ncl_subscriber = Some(subscriber);
+            raw_task = None;
+        }
+    }
+    subscriber_client
+        .flush()
+        .await
+        .map_err(|error| error.to_string())?;
+
+    let publish_start = Instant::now();
+    match path {
+        Path::Raw => publish_raw(&publisher_client, &subject, options, rate, start).await?,
+        Path::Ncl(version) => {
+            let publisher = Publisher::builder(publisher_client.clone())
+                .name("throughput")
+                .destination(subject.clone())
+                .serializer(EnvelopeSerializer::new(version))
+                .build()
+                .map_err(|error| error.to_string())?;
+            publish_ncl(&publisher, options, rate, start).await?;
+        }
+    }
+    publisher_client
+        .flush()
+        .await
+        .map_err(|error| error.to_string())?;
+
+    let finished = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while receiver.received.load(Ordering::Acquire) < options.count {
+            receiver.done.notified().await;
+        }
+    })
+    .await;
+    let elapsed = publish_start.elapsed();
+    let received = receiver.received.load(Ordering::Acquire);
+    if let Some(subscriber) = &ncl_subscriber {
+        subscriber.close().await;
+        let stats = subscriber.stats();
+        if stats.failed() > 0 || stats.dropped > 0 {
+            return Err(format!("{}: subscriber reported {stats:?}", path.label()));
+        }
+    }
+    if let Some(task) = raw_task {
+        task.abort();
+    }
+    if finished.is_err() || received != options.count {
+        return Err(format!(
+            "{}: lost messages: received {received} of {} within {DRAIN_TIMEOUT:?}",
+            path.label(),
+            options.count
+        ));
+    }
+    let latencies_ns = std::mem::take(
+        &mut *receiver
+            .latencies_ns
+            .lock()
+            .map_err(|_| "latency recorder poisoned".to_owned())?,
+    );
+    Ok(RunResult {
+        rate: options.count as f64 / elapsed.as_secs_f64(),
+        latencies_ns,
+    })
+}
+
+async fn publish_raw(
+    client: &async_nats::Client,
+    subject: &str,
+    options: Options,
+    rate: Option<u64>,
+    start: Instant,
+) -> Result<(), String> {
+    let subject = async_nats::Subject::from(subject);
+    let filler = Blob::with_json_size(options.size, 0);
+    let body = serde_json::to_vec(&filler).map_err(|error| error.to_string())?;
+    let mut ticker = rate.map(interval_for);
+    for _ in 0..options.count {
+        if let Some(ticker) = ticker.as_mut() {
+            ticker.tick().await;
+        }
+        // The raw payload has the NCL payload's length; its first 8 bytes carry the
+        // send time for latency mode.
+        let mut payload = body.clone();
+        let sent_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if let Some(head) = payload.get_mut(..8) {
+            head.copy_from_slice(&sent_ns.to_be_bytes());
+        }
+        client
+            .publish(subject.clone(), Bytes::from(payload))
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    Ok(())
+}
+
+async fn publish_ncl(
+    publisher: &Publisher,
+    options: Options,
+    rate: Option<u64>,
+    start: Instant,
+) -> Result<(), String> {
+    let mut blob = Blob::with_json_size(options.size, 0);
+    let mut ticker = rate.map(interval_for);
+    for _ in 0..options.count {
+        if let Some(ticker) = ticker.as_mut() {
+            ticker.tick().await;
+        }
+        blob.sent_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        publisher
+            .publish(&blob)
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    Ok(())
+}
+
+fn interval_for(rate: u64) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    interval
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn percentile(sorted: &[u64], quantile: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * quantile).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}

@@ -1,0 +1,223 @@
+use super::*;
+
+fn heartbeat(node_id: &str, sequence: u64) -> Heartbeat {
+    Heartbeat {
+        node_id: node_id.to_owned(),
+        sequence,
+        running_jobs: Vec::new(),
+    }
+}
+
+fn status(assignment: &JobAssigned, state: JobState) -> JobStatus {
+    JobStatus {
+        job_id: assignment.job_id.clone(),
+        node_id: assignment.node_id.clone(),
+        attempt: assignment.attempt,
+        state,
+        exit_code: None,
+        error: None,
+    }
+}
+
+fn finish(table: &mut JobTable, assignment: &JobAssigned, state: JobState) {
+    for step in [JobState::Accepted, JobState::Running, state] {
+        let outcome = table.apply_status(&status(assignment, step));
+        assert!(
+            matches!(outcome, StatusOutcome::Applied { .. }),
+            "{step:?}: {outcome:?}"
+        );
+    }
+}
+
+#[test]
+fn nothing_is_assigned_without_healthy_node() {
+    let mut table = JobTable::new(3, 0);
+    assert!(table.assign_batch(3).is_empty());
+    assert_eq!(table.count(Phase::Pending), 3);
+}
+
+#[test]
+fn assignments_spread_over_least_loaded_nodes() {
+    let mut table = JobTable::new(4, 0);
+    let now = Instant::now();
+    assert_eq!(
+        table.record_heartbeat(&heartbeat("node-1", 1), now),
+        Some(HealthChange::Joined)
+    );
+    assert_eq!(
+        table.record_heartbeat(&heartbeat("node-2", 1), now),
+        Some(HealthChange::Joined)
+    );
+
+    let batch = table.assign_batch(3);
+    let nodes: Vec<&str> = batch.iter().map(|job| job.node_id.as_str()).collect();
+    assert_eq!(nodes, ["node-1", "node-2", "node-1"]);
+    assert_eq!(batch[0].job_id, "job-0001");
+    assert_eq!(batch[0].attempt, 1);
+    assert_eq!(table.count(Phase::Assigned), 3);
+    assert_eq!(table.count(Phase::Pending), 1);
+}
+
+#[test]
+fn status_reports_move_job_to_final_state() {
+    let mut table = JobTable::new(1, 0);
+    table.record_heartbeat(&heartbeat("node-1", 1), Instant::now());
+    let assignment = table.assign_batch(1).remove(0);
+
+    finish(&mut table, &assignment, JobState::Completed);
+
+    assert!(table.all_finished());
+    assert_eq!(table.nodes()["node-1"].completed, 1);
+    assert_eq!(table.unexpected_outcomes(), 0);
+}
+
+#[test]
+fn out_of_order_and_repeated_reports_are_ignored() {
+    let mut table = JobTable::new(1, 0);
+    table.record_heartbeat(&heartbeat("node-1", 1), Instant::now());
+    let assignment = table.assign_batch(1).remove(0);
+    finish(&mut table, &assignment, JobState::Failed);
+
+    let late_running = table.apply_status(&status(&assignment, JobState::Running));
+    assert_eq!(
+        late_running,
+        StatusOutcome::OutOfOrder {
+            phase: Phase::Failed
+        }
+    );
+    let repeated = table.apply_status(&status(&assignment, JobState::Failed));
+    assert_eq!(
+        repeated,
+        StatusOutcome::OutOfOrder {
+            phase: Phase::Failed
+        }
+    );
+    let flipped = table.apply_status(&status(&assignment, JobState::Completed));
+    assert_eq!(
+        flipped,
+        StatusOutcome::OutOfOrder {
+            phase: Phase::Failed
+        }
+    );
+    assert_eq!(table.nodes()["node-1"].failed, 1);
+}
+
+#[test]
+fn unknown_job_is_reported() {
+    let mut table = JobTable::new(1, 0);
+    let mut report = status(
+        &JobAssigned {
+            job_id: "job-9999".into(),
+            node_id: "node-1".into(),
+            command: String::new(),
+            simulated_exit_code: 0,
+            attempt: 1,
+        },
+        JobState::Accepted,
+    );
+    assert_eq!(table.apply_status(&report), StatusOutcome::UnknownJob);
+    report.job_id = "job-0001".into();
+    assert_eq!(table.apply_status(&report), StatusOutcome::Stale);
+}
+
+#[test]
+fn silent_node_loses_its_jobs() {
+    let mut table = JobTable::new(2, 0);
+    let start = Instant::now();
+    table.record_heartbeat(&heartbeat("node-1", 1), start);
+    let first = table.assign_batch(2);
+    assert_eq!(first.len(), 2);
+    finish(&mut table, &first[0], JobState::Completed);
+
+    let timeout = Duration::from_secs(3);
+    assert!(
+        table
+            .check_health(start + Duration::from_secs(2), timeout)
+            .is_empty()
+    );
+    let changes = table.check_health(start + Duration::from_secs(4), timeout);
+    assert_eq!(changes.len(), 1);
+    let (node_id, change) = &changes[0];
+    assert_eq!(node_id, "node-1");
+    let HealthChange::Unhealthy { silence, requeued } = change else {
+        panic!("expected Unhealthy, got {change:?}");
+    };
+    assert_eq!(*silence, Duration::from_secs(4));
+    assert_eq!(requeued, &["job-0002"]);
+    assert!(
+        table.assign_batch(2).is_empty(),
+        "an unhealthy node must get no jobs"
+    );
+
+    // A report on the requeued attempt is stale.
+    let stale = table.apply_status(&status(&first[1], JobState::Accepted));
+    assert_eq!(stale, StatusOutcome::Stale);
+
+    // Another node joins and gets the job as attempt 2.
+    table.record_heartbeat(&heartbeat("node-2", 1), start + Duration::from_secs(4));
+    let second = table.assign_batch(2);
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].job_id, "job-0002");
+    assert_eq!(second[0].node_id, "node-2");
+    assert_eq!(second[0].attempt, 2);
+    assert_eq!(table.reassignments(), 1);
+}
+
+#[test]
+fn heartbeat_after_silence_recovers_node() {
+    let mut table = JobTable::new(1, 0);
+    let start = Instant::now();
+    table.record_heartbeat(&heartbeat("node-1", 1), start);
+    let later = start + Duration::from_secs(5);
+    table.check_health(later, Duration::from_secs(3));
+
+    let old = table.record_heartbeat(&heartbeat("node-1", 1), later);
+    assert_eq!(
+        old, None,
+        "a repeated sequence number must not refresh health"
+    );
+    let change = table.record_heartbeat(&heartbeat("node-1", 2), later);
+    assert_eq!(change, Some(HealthChange::Recovered));
+    assert!(table.nodes()["node-1"].healthy);
+}
+
+#[test]
+fn fail_every_plans_failures() {
+    let table = JobTable::new(10, 3);
+    assert_eq!(table.planned_failures(), 3);
+    assert_eq!(JobTable::new(10, 0).planned_failures(), 0);
+}
+
+#[test]
+fn failed_job_planned_to_complete_is_unexpected() {
+    let mut table = JobTable::new(1, 0);
+    table.record_heartbeat(&heartbeat("node-1", 1), Instant::now());
+    let assignment = table.assign_batch(1).remove(0);
+    finish(&mut table, &assignment, JobState::Failed);
+    assert_eq!(table.unexpected_outcomes(), 1);
+}
+
+#[test]
+fn unassigned_job_returns_to_queue_front() {
+    let mut table = JobTable::new(2, 0);
+    table.record_heartbeat(&heartbeat("node-1", 1), Instant::now());
+    let batch = table.assign_batch(1);
+    table.unassign(&batch[0]);
+    assert_eq!(table.count(Phase::Pending), 2);
+    let retry = table.assign_batch(1);
+    assert_eq!(retry[0].job_id, "job-0001");
+    assert_eq!(retry[0].attempt, 2);
+}
+
+#[test]
+fn view_line_lists_phases_and_nodes() {
+    let mut table = JobTable::new(2, 0);
+    table.record_heartbeat(&heartbeat("node-1", 1), Instant::now());
+    table.assign_batch(1);
+    let line = table.view_line();
+    assert_eq!(
+        line,
+        "jobs: 1 pending, 1 assigned, 0 accepted, 0 running, 0 completed, 0 failed  \
+         |  node-1 healthy (1 active, 0 done)"
+    );
+}

@@ -1,0 +1,16 @@
+//! Runnable examples of the ncl crate, and the code they share.
+//!
+//! - [`cluster`]: an orchestrator and compute nodes exchanging jobs, status reports and
+//!   heartbeats. Run it with `cargo run -p examples --example cluster`.
+//! - [`nats_server`]: finds the NATS server an example connects to, or starts a private
+//!   one.
+
+pub mod cluster;
+mod counting_publisher;
+pub mod nats_server;
+mod signal;
+mod typed_handler;
+
+pub use counting_publisher::CountingPublisher;
+pub use signal::shutdown_signal;
+pub use typed_handler::{TypedHandler, typed_handler};
