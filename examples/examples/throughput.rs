@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use examples::nats_server::{self, PrivateServer};
 use futures_util::StreamExt;
-use ncl::{
-    AnyMessage, EnvelopeSerializer, EnvelopeVersion, NclPayload, Publisher, Subscriber,
-};
+use ncl::{AnyMessage, EnvelopeSerializer, EnvelopeVersion, NclPayload, Publisher, Subscriber};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
@@ -129,10 +127,7 @@ fn parse_args() -> Result<Option<Options>, String> {
     let mut count_given = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "--size" => options.size = parse(&value("--size")?, "--size")?,
@@ -205,14 +200,24 @@ async fn throughput(url: &str, options: Options) -> Result<(), String> {
             let path = Path::ALL[index];
             let rate = run_once(url, options, path, None).await?.rate;
             rates[index].push(rate);
-            println!("round {} {:<16} {:>12.0} msgs/s", round + 1, path.label(), rate);
+            println!(
+                "round {} {:<16} {:>12.0} msgs/s",
+                round + 1,
+                path.label(),
+                rate
+            );
         }
     }
     let medians: Vec<f64> = rates.iter_mut().map(|r| median(r)).collect();
     println!();
     println!("{:<16} {:>14} {:>8}", "path", "median msgs/s", "ratio");
     for (path, rate) in Path::ALL.iter().zip(&medians) {
-        println!("{:<16} {:>14.0} {:>8.3}", path.label(), rate, rate / medians[0]);
+        println!(
+            "{:<16} {:>14.0} {:>8.3}",
+            path.label(),
+            rate,
+            rate / medians[0]
+        );
     }
     println!(
         "{{\"size\":{},\"count\":{},\"raw_msgs_per_s\":{:.0},\"ncl_msgs_per_s\":{:.0},\

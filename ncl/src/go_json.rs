@@ -45,28 +45,26 @@ impl Formatter for GoFormatter {
     ) -> io::Result<()> {
         let bytes = fragment.as_bytes();
         let mut start = 0;
-        let mut i = 0;
-        while i < bytes.len() {
-            let escape: &[u8] = match bytes[i] {
-                b'<' => b"\\u003c",
-                b'>' => b"\\u003e",
-                b'&' => b"\\u0026",
+        // Most strings need none of these escapes; memchr finds that out with SIMD.
+        while let Some(offset) = next_html_special(&bytes[start..]) {
+            let i = start + offset;
+            let (escape, len): (&[u8], usize) = match bytes[i] {
+                b'<' => (b"\\u003c", 1),
+                b'>' => (b"\\u003e", 1),
+                b'&' => (b"\\u0026", 1),
                 // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
-                0xE2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xA8) => {
-                    b"\\u2028"
-                }
-                0xE2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xA9) => {
-                    b"\\u2029"
-                }
+                _ if bytes[i..].starts_with(&[0xE2, 0x80, 0xA8]) => (b"\\u2028", 3),
+                _ if bytes[i..].starts_with(&[0xE2, 0x80, 0xA9]) => (b"\\u2029", 3),
+                // Another character whose UTF-8 form starts with E2: no escape.
                 _ => {
-                    i += 1;
+                    writer.write_all(&bytes[start..=i])?;
+                    start = i + 1;
                     continue;
                 }
             };
             writer.write_all(&bytes[start..i])?;
             writer.write_all(escape)?;
-            i += if escape[2] == b'2' { 3 } else { 1 };
-            start = i;
+            start = i + len;
         }
         writer.write_all(&bytes[start..])
     }
@@ -99,6 +97,24 @@ impl Formatter for GoFormatter {
         } else {
             write_exponent(writer, format_args!("{value:e}"))
         }
+    }
+}
+
+/// Returns the offset of the first byte that may need an HTML-safe escape: `<`, `>`,
+/// `&`, or 0xE2, the first byte of U+2028 and U+2029.
+fn next_html_special(bytes: &[u8]) -> Option<usize> {
+    // Metadata keys and values are short, where a plain loop beats memchr's set-up.
+    const SHORT: usize = 32;
+    if bytes.len() < SHORT {
+        return bytes
+            .iter()
+            .position(|&b| matches!(b, b'<' | b'>' | b'&' | 0xE2));
+    }
+    let html = memchr::memchr3(b'<', b'>', b'&', bytes);
+    let limit = html.unwrap_or(bytes.len());
+    match memchr::memchr(0xE2, &bytes[..limit]) {
+        Some(e2) => Some(e2),
+        None => html,
     }
 }
 

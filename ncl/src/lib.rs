@@ -58,6 +58,7 @@ mod registry;
 mod router;
 mod subject;
 mod subscriber;
+mod timeout;
 
 pub use encoder::Encoder;
 pub use envelope::{EnvelopeError, EnvelopeSerializer, EnvelopeVersion};
@@ -70,7 +71,9 @@ pub use metadata::{KeyGeneration, Metadata};
 pub use ncl_derive::NclPayload;
 pub use ncl_derive::handler;
 pub use payload::Payload;
-pub use publisher::{DEFAULT_PUBLISH_TIMEOUT, PublishError, Publisher, PublisherBuilder};
+pub use publisher::{
+    DEFAULT_PUBLISH_TIMEOUT, PublishError, Publisher, PublisherBuilder, PublisherStats,
+};
 pub use registry::{JSON_ENCODING, PayloadRegistry, RegisteredPayload, RegistryError};
 pub use router::{
     HandlerError, HandlerItem, RegisteredHandler, Registrations, Router, registrations,

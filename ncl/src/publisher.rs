@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -134,6 +134,49 @@ struct Inner {
     closed: AtomicBool,
     /// Subjects already built for prefix destinations, by payload wire name.
     subjects: RwLock<HashMap<&'static str, Subject>>,
+    stats: Counters,
+}
+
+/// Counts of what a publisher sent, from [`Publisher::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PublisherStats {
+    /// Messages handed to the NATS client.
+    pub published: u64,
+    /// Envelope bytes handed to the NATS client.
+    pub published_bytes: u64,
+    /// Publishes that returned an error; nothing or an unknown part was sent.
+    pub failed: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    published: AtomicU64,
+    published_bytes: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Counters {
+    fn record(&self, result: &Result<usize, PublishError>) {
+        match result {
+            Ok(size) => {
+                self.published.fetch_add(1, Ordering::Relaxed);
+                self.published_bytes
+                    .fetch_add(*size as u64, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn snapshot(&self) -> PublisherStats {
+        PublisherStats {
+            published: self.published.load(Ordering::Relaxed),
+            published_bytes: self.published_bytes.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
 }
 
 fn read_lock<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -242,9 +285,35 @@ impl Publisher {
         mut metadata: Metadata,
         event: &T,
     ) -> Result<(), PublishError> {
+        let result = self.publish_inner(&mut metadata, event).await;
+        self.inner.stats.record(&result);
+        if let Err(error) = &result {
+            tracing::debug!(
+                publisher = %self.inner.encoder.source(),
+                message_id = metadata.message_id(),
+                message_type = T::NAME,
+                error = %error,
+                "publish failed"
+            );
+        }
+        result.map(|_| ())
+    }
+
+    /// Returns a snapshot of the publisher's counters, shared by its clones.
+    pub fn stats(&self) -> PublisherStats {
+        self.inner.stats.snapshot()
+    }
+
+    async fn publish_inner<T: Payload>(
+        &self,
+        metadata: &mut Metadata,
+        event: &T,
+    ) -> Result<usize, PublishError> {
         let subject = self.subject_for(T::NAME)?;
-        let envelope = self.encode(&mut metadata, event)?;
-        self.send(subject, envelope).await
+        let envelope = self.encode(metadata, event)?;
+        let size = envelope.len();
+        self.send(subject, envelope).await?;
+        Ok(size)
     }
 
     /// Stamps `metadata` and encodes `event` into envelope bytes.
@@ -294,7 +363,7 @@ impl Publisher {
         );
         let timeout = self.inner.publish_timeout;
         let publish = self.inner.client.publish(subject.clone(), envelope);
-        match tokio::time::timeout(timeout, publish).await {
+        match crate::timeout::timeout_after_first_poll(timeout, publish).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(source)) => Err(PublishError::Nats {
                 subject: subject.to_string(),
@@ -410,6 +479,7 @@ impl PublisherBuilder {
                 publish_timeout: self.publish_timeout,
                 closed: AtomicBool::new(false),
                 subjects: RwLock::new(HashMap::new()),
+                stats: Counters::default(),
             }),
         })
     }

@@ -3,6 +3,7 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
@@ -96,6 +97,33 @@ pub enum RegistryError {
     },
 }
 
+/// Hashes a [`TypeId`], which is already a hash, by keeping the bits it writes; the
+/// publish path looks a type up on every message.
+#[derive(Default)]
+struct TypeIdHasher(u64);
+
+impl Hasher for TypeIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // TypeId writes one u64 or u128 today; fold any bytes in to stay correct if
+        // that changes.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 ^= value;
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 ^= (value as u64) ^ ((value >> 64) as u64);
+    }
+}
+
 /// What the registry knows of one payload type.
 #[derive(Clone, Copy)]
 struct Entry {
@@ -155,7 +183,7 @@ pub struct RegisteredPayload {
 #[derive(Clone, Default)]
 pub struct PayloadRegistry {
     by_name: HashMap<Box<str>, Entry>,
-    by_type: HashMap<TypeId, Box<str>>,
+    by_type: HashMap<TypeId, Box<str>, BuildHasherDefault<TypeIdHasher>>,
     key_generation: KeyGeneration,
 }
 

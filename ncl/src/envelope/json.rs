@@ -31,8 +31,11 @@ pub(super) fn encode_with<E>(
     write_payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<(), E> {
     out.extend_from_slice(b"{\"metadata\":");
-    // Writing string pairs into a Vec cannot fail.
-    let _ = go_json::to_writer(out, metadata);
+    // Metadata iterates in bytewise key order, the order Go writes map keys in, so it
+    // goes straight to serde_json with Go's escaping and skips the sorting layer.
+    // Writing strings into a Vec cannot fail.
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, go_json::GoFormatter);
+    let _ = serde::Serialize::serialize(metadata, &mut serializer);
     out.extend_from_slice(b",\"payload\":");
     write_payload(out)?;
     out.push(b'}');

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -114,9 +115,19 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
         let runner = HandlerRunner {
             pipeline: self,
             subject,
+            wanted: AtomicBool::new(false),
         };
         if let Err(outcome) = self.handlers.for_each(&runner, &message).await {
             return outcome;
+        }
+        if !runner.wanted.load(Ordering::Relaxed) {
+            self.counters.unhandled();
+            tracing::debug!(
+                subject,
+                message_id = message.id(),
+                message_type = message.message_type(),
+                "no handler wanted the message"
+            );
         }
 
         let checkpoint = AssertUnwindSafe(self.checkpointer.checkpoint(&message))
@@ -201,6 +212,8 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
 struct HandlerRunner<'p, H, F, C> {
     pipeline: &'p Pipeline<H, F, C>,
     subject: &'p str,
+    /// Set when some handler's `should_process` returned `true`.
+    wanted: AtomicBool,
 }
 
 impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> HandlerVisitor
@@ -219,7 +232,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> HandlerVisitor
             .catch_unwind()
             .await
         {
-            Ok(true) => {}
+            Ok(true) => self.wanted.store(true, Ordering::Relaxed),
             Ok(false) => return Ok(()),
             Err(panic) => {
                 let error = Panicked("should_process", panic_text(&*panic));
@@ -229,7 +242,8 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> HandlerVisitor
         }
         let handled = AssertUnwindSafe(handler.handle_message(message)).catch_unwind();
         let (failure, name, error): (Failure, &str, Box<dyn std::error::Error + Send + Sync>) =
-            match tokio::time::timeout(pipeline.handler_timeout, handled).await {
+            match crate::timeout::timeout_after_first_poll(pipeline.handler_timeout, handled).await
+            {
                 Ok(Ok(Ok(()))) => return Ok(()),
                 Ok(Ok(Err(error))) => {
                     // A router names the function that failed; other handlers go by type.

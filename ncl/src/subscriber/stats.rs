@@ -15,6 +15,10 @@ pub struct SubscriberStats {
     pub received: u64,
     /// Messages handled by every interested handler and checkpointed.
     pub processed: u64,
+    /// Processed messages that no handler wanted: every `should_process` returned
+    /// `false`. They are included in `processed`; a growing count usually means a
+    /// subscription receives types the application does not handle.
+    pub unhandled: u64,
     /// Messages the filter dropped.
     pub filtered: u64,
     /// Messages whose envelope did not decode (too short, unknown version, bad CRC,
@@ -88,6 +92,7 @@ impl Failure {
 pub(crate) struct Counters {
     received: AtomicU64,
     processed: AtomicU64,
+    unhandled: AtomicU64,
     filtered: AtomicU64,
     dropped: AtomicU64,
     failures: [AtomicU64; Failure::COUNT],
@@ -100,6 +105,10 @@ impl Counters {
 
     pub(crate) fn processed(&self) {
         self.processed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn unhandled(&self) {
+        self.unhandled.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn filtered(&self) {
@@ -119,6 +128,7 @@ impl Counters {
         SubscriberStats {
             received: self.received.load(Ordering::Relaxed),
             processed: self.processed.load(Ordering::Relaxed),
+            unhandled: self.unhandled.load(Ordering::Relaxed),
             filtered: self.filtered.load(Ordering::Relaxed),
             envelope_errors: failures(Failure::Envelope),
             payload_errors: failures(Failure::Payload),
