@@ -7,7 +7,8 @@
 //! ```
 //!
 //! It connects to `NATS_URL` (default `nats://127.0.0.1:4222`), or starts a private
-//! `nats-server` on a free loopback port when no server responds there.
+//! `nats-server` on a free loopback port when no server responds there. The connections
+//! reconnect when the server restarts, and the run still finishes every job.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -36,7 +37,7 @@ fn main() -> ExitCode {
             print!("{}", cli::help_text());
             return ExitCode::SUCCESS;
         }
-        Ok(cli::Command::Run { config, json }) => (config, json),
+        Ok(cli::Command::Run { config, json }) => (*config, json),
         Err(error) => {
             eprintln!("error: {error}; run with --help to list the options");
             return ExitCode::from(EXIT_USAGE);

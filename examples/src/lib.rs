@@ -6,11 +6,7 @@
 //!   one.
 
 pub mod cluster;
-mod counting_publisher;
 pub mod nats_server;
 mod signal;
-mod typed_handler;
 
-pub use counting_publisher::CountingPublisher;
 pub use signal::shutdown_signal;
-pub use typed_handler::{TypedHandler, typed_handler};

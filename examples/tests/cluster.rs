@@ -1,20 +1,24 @@
 //! Runs the cluster example's logic against a private nats-server on a free loopback
 //! port.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use examples::cluster::messages::{JobState, JobStatus};
 use examples::cluster::{self, Config, Report};
-use examples::nats_server::{self, PrivateServer};
+use futures_util::StreamExt;
+use ncl::{AnyMessage, Subscriber};
+use tests::{NatsServer, Recorder};
 
 /// Upper bound on one cluster run, far above the second or so that each run takes.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-async fn start_server() -> PrivateServer {
-    let binary = nats_server::find_binary()
-        .unwrap_or_else(|| panic!("nats-server not found; {}", nats_server::INSTALL_HINT));
-    PrivateServer::start(&binary)
+/// Starts a private server on a thread that may block, because the helper waits for the
+/// server with blocking sleeps.
+async fn start_server() -> NatsServer {
+    tokio::task::spawn_blocking(NatsServer::start)
         .await
-        .unwrap_or_else(|error| panic!("failed to start nats-server: {error}"))
+        .expect("start nats-server")
 }
 
 /// Settings that finish in about a second: short batches, heartbeats and jobs.
@@ -32,11 +36,40 @@ fn fast_config() -> Config {
     }
 }
 
-async fn run_cluster(server: &PrivateServer, config: &Config) -> Report {
-    tokio::time::timeout(TEST_TIMEOUT, cluster::run(config, &server.url()))
+async fn run_cluster(url: &str, config: &Config) -> Report {
+    tokio::time::timeout(TEST_TIMEOUT, cluster::run(config, url))
         .await
         .expect("cluster run timed out")
         .expect("cluster run failed")
+}
+
+/// Subscribes to the job status reports of run `run_id` and records each as
+/// (job id, attempt, state).
+async fn record_statuses(
+    url: &str,
+    run_id: &str,
+) -> (Subscriber, Recorder<(String, u32, JobState)>) {
+    let client = async_nats::connect(url).await.expect("connect the watcher");
+    let statuses = Recorder::new();
+    let recorder = statuses.clone();
+    let subscriber = Subscriber::builder(client.clone())
+        .handler(ncl::handler_fn(move |message: &AnyMessage| {
+            if let Some(status) = message.payload::<JobStatus>() {
+                recorder.push((status.job_id.clone(), status.attempt, status.state));
+            }
+            async { Ok(()) }
+        }))
+        .build()
+        .expect("build the watcher");
+    subscriber
+        .subscribe([format!("cluster.{run_id}.orchestrator.JobStatus")])
+        .await
+        .expect("subscribe the watcher");
+    client
+        .flush()
+        .await
+        .expect("flush the watcher's subscription");
+    (subscriber, statuses)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,15 +77,20 @@ async fn every_job_completes() {
     let server = start_server().await;
     let config = fast_config();
 
-    let report = run_cluster(&server, &config).await;
+    let report = run_cluster(&server.url(), &config).await;
 
     assert_eq!(report.completed, 12, "{report}");
     assert_eq!(report.failed, 0, "{report}");
     assert_eq!(report.unfinished, 0, "{report}");
     assert_eq!(report.decode_errors, 0, "{report}");
     assert_eq!(report.handler_errors, 0, "{report}");
+    assert_eq!(report.unhandled_messages, 0, "{report}");
+    assert_eq!(report.dropped_messages, 0, "{report}");
     assert_eq!(report.publish_errors, 0, "{report}");
+    assert_eq!(report.reconnects, 0, "{report}");
+    assert_eq!(report.redeliveries, 0, "{report}");
     assert_eq!(report.messages_received, report.messages_sent, "{report}");
+    assert!(report.bytes_sent > report.messages_sent, "{report}");
     let per_node: usize = report.nodes.values().map(|node| node.completed).sum();
     assert_eq!(per_node, 12, "{report}");
     assert_eq!(report.nodes.len(), 3, "{report}");
@@ -72,12 +110,13 @@ async fn silent_node_and_planned_failures() {
         ..fast_config()
     };
 
-    let report = run_cluster(&server, &config).await;
+    let report = run_cluster(&server.url(), &config).await;
 
     assert_eq!(report.failed, 6, "{report}");
     assert_eq!(report.completed, 24, "{report}");
     assert_eq!(report.unexpected_outcomes, 0, "{report}");
     assert_eq!(report.decode_errors, 0, "{report}");
+    assert_eq!(report.unhandled_messages, 0, "{report}");
     let silent = &report.nodes["node-2"];
     assert!(!silent.healthy, "{report}");
     assert_eq!(silent.heartbeats, 1, "{report}");
@@ -108,11 +147,124 @@ async fn undecodable_message_fails_run() {
         }
     });
 
-    let report = run_cluster(&server, &config).await;
+    let report = run_cluster(&server.url(), &config).await;
     garbage.abort();
 
     assert_eq!(report.completed, 12, "{report}");
     assert!(report.decode_errors > 0, "{report}");
     assert!(!report.success, "{report}");
     assert!(report.to_string().contains("failed to decode"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restart_mid_run_loses_no_job() {
+    let mut server = start_server().await;
+    let url = server.url();
+    let config = Config {
+        jobs: 30,
+        run_id: "restart".to_owned(),
+        batch_size: 2,
+        // Resends lost assignments soon after the server is back.
+        status_timeout: Duration::from_millis(500),
+        ..fast_config()
+    };
+    // The test waits for the first 6 status reports, so that the server restarts once the
+    // run is under way and while most jobs are still pending or running.
+    let watcher = async_nats::connect(&url)
+        .await
+        .expect("connect the watcher");
+    let mut statuses = watcher
+        .subscribe("cluster.restart.orchestrator.JobStatus")
+        .await
+        .expect("subscribe the watcher");
+    watcher.flush().await.expect("flush the watcher");
+    let run = tokio::spawn({
+        let url = url.clone();
+        async move { cluster::run(&config, &url).await }
+    });
+
+    tokio::time::timeout(TEST_TIMEOUT, statuses.by_ref().take(6).count())
+        .await
+        .expect("timed out waiting for the first status reports");
+    drop(statuses);
+    drop(watcher);
+    // Down long enough for several reconnect attempts and lost messages.
+    server = tokio::task::spawn_blocking(move || {
+        server.stop();
+        std::thread::sleep(Duration::from_millis(300));
+        server.restart();
+        server
+    })
+    .await
+    .expect("restart nats-server");
+
+    let report = tokio::time::timeout(TEST_TIMEOUT, run)
+        .await
+        .expect("cluster run timed out")
+        .expect("cluster task panicked")
+        .expect("cluster run failed");
+
+    assert_eq!(report.completed, 30, "{report}");
+    assert_eq!(report.unfinished, 0, "{report}");
+    assert!(!report.timed_out, "{report}");
+    assert_eq!(report.unexpected_outcomes, 0, "{report}");
+    assert_eq!(report.decode_errors, 0, "{report}");
+    assert_eq!(report.handler_errors, 0, "{report}");
+    assert_eq!(report.unhandled_messages, 0, "{report}");
+    // The orchestrator and the three nodes each reconnected at least once.
+    assert!(report.reconnects >= 4, "{report}");
+    let per_node: usize = report.nodes.values().map(|node| node.completed).sum();
+    assert_eq!(per_node, 30, "{report}");
+    assert!(report.success, "{report}");
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assignment_delivered_twice_runs_once() {
+    let server = start_server().await;
+    let url = server.url();
+    let config = Config {
+        run_id: "twice".to_owned(),
+        ..fast_config()
+    };
+    let (watcher, statuses) = record_statuses(&url, "twice").await;
+    // Publishes every assignment a second time, byte for byte, so each node receives
+    // each message twice with the same message id. Without echo, the client does not
+    // receive its own copies.
+    let echo = async_nats::ConnectOptions::new()
+        .no_echo()
+        .connect(&url)
+        .await
+        .expect("connect the echo client");
+    let mut assignments = echo
+        .subscribe("cluster.twice.node.*.JobAssigned")
+        .await
+        .expect("subscribe the echo client");
+    echo.flush().await.expect("flush the echo client");
+    let echo_task = tokio::spawn(async move {
+        while let Some(message) = assignments.next().await {
+            echo.publish(message.subject, message.payload)
+                .await
+                .expect("publish the copy");
+        }
+    });
+
+    let report = run_cluster(&url, &config).await;
+    echo_task.abort();
+    watcher.close().await;
+
+    assert_eq!(report.completed, 12, "{report}");
+    assert_eq!(report.handler_errors, 0, "{report}");
+    assert!(report.duplicate_assignments > 0, "{report}");
+    assert!(report.success, "{report}");
+    let mut accepted: HashMap<(String, u32), usize> = HashMap::new();
+    for (job_id, attempt, state) in statuses.items() {
+        if state == JobState::Accepted {
+            *accepted.entry((job_id, attempt)).or_default() += 1;
+        }
+    }
+    assert_eq!(accepted.len(), 12, "{accepted:?}");
+    for (job, count) in &accepted {
+        assert_eq!(*count, 1, "{job:?} was accepted {count} times");
+    }
 }

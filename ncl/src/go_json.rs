@@ -185,7 +185,10 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::E
 ///
 /// Returns the parse error when `input` is not exactly one valid JSON value.
 pub fn compact(input: &[u8], out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(input)?;
+    // Borrowing a RawValue checks the whole text, including that every string is UTF-8,
+    // which IgnoredAny skips; the decoder is as strict, so every envelope written here
+    // can be read back.
+    serde_json::from_slice::<&serde_json::value::RawValue>(input)?;
     out.reserve(input.len());
     let mut in_string = false;
     let mut escaped = false;

@@ -149,7 +149,10 @@ impl NatsServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("nats-server on port {} was not ready within {READY_TIMEOUT:?}", self.port);
+        panic!(
+            "nats-server on port {} was not ready within {READY_TIMEOUT:?}",
+            self.port
+        );
     }
 }
 
@@ -177,7 +180,10 @@ pub fn nats_server_binary() -> PathBuf {
 /// Returns a port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port");
-    listener.local_addr().expect("read the bound address").port()
+    listener
+        .local_addr()
+        .expect("read the bound address")
+        .port()
 }
 
 /// Connects a client to `server`, retrying for up to the ready timeout.

@@ -16,6 +16,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
+use bytes::Bytes;
+use futures_util::StreamExt;
 use ncl::{AnyMessage, NclPayload, PublishError, Publisher, Subscriber};
 use serde::{Deserialize, Serialize};
 use tests::{NatsServer, Recorder, connect_with, registry, wait_until, within};
@@ -60,9 +62,7 @@ async fn tick_subscriber(
         .build()
         .expect("build subscriber");
     subscriber.subscribe([subject]).await.expect("subscribe");
-    within("flush after subscribe", client.flush())
-        .await
-        .expect("flush");
+    sync_with_server(client).await;
     (subscriber, seen)
 }
 
@@ -83,6 +83,28 @@ async fn publish_all(publisher: &Publisher, seqs: std::ops::Range<u32>) {
             .await
             .unwrap_or_else(|error| panic!("publish {seq}: {error}"));
     }
+}
+
+/// Waits until the server has processed everything `client` sent so far, subscriptions
+/// included, by sending a message to itself through the server.
+///
+/// `Client::flush` returns once the bytes are written to the socket. A message published
+/// right after it on another connection can reach the server first and miss a new
+/// subscription; one published after this returns cannot.
+async fn sync_with_server(client: &async_nats::Client) {
+    let inbox = client.new_inbox();
+    let mut echo = client
+        .subscribe(inbox.clone())
+        .await
+        .expect("subscribe to inbox");
+    client
+        .publish(inbox, Bytes::new())
+        .await
+        .expect("publish to inbox");
+    within("a message to the client's own inbox", echo.next())
+        .await
+        .expect("inbox subscription ended");
+    echo.unsubscribe().await.expect("unsubscribe from inbox");
 }
 
 async fn wait_for_state(client: &async_nats::Client, state: State) {
@@ -150,11 +172,8 @@ async fn separate_connections_survive_server_restart() {
     server.restart();
     wait_for_state(&subscriber_client, State::Connected).await;
     wait_for_state(&publisher_client, State::Connected).await;
-    // The client re-subscribes before anything else it sends after reconnecting, so once
-    // this flush returns the server routes new messages to the subscriber again.
-    within("subscriber flush after restart", subscriber_client.flush())
-        .await
-        .expect("flush");
+    // The client re-subscribes before anything else it sends after reconnecting.
+    sync_with_server(&subscriber_client).await;
     publish_all(&publisher, 200..210).await;
     wait_until("the ticks after the restart", || {
         seen.items().iter().filter(|seq| **seq >= 200).count() == 10

@@ -12,8 +12,8 @@ pub enum Command {
     Help,
     /// Run the cluster.
     Run {
-        /// Settings of the run.
-        config: Config,
+        /// Settings of the run, boxed because they are much larger than `Help`.
+        config: Box<Config>,
         /// Print the summary as one JSON object on the last line of stdout.
         json: bool,
     },
@@ -49,7 +49,9 @@ pub fn help_text() -> String {
     format!(
         "\
 Runs an orchestrator and compute nodes in one process, each with its own NATS connection,
-and prints a live view of the jobs and a summary.
+and prints a live view of the jobs and a summary. The connections reconnect without limit
+and the orchestrator resends assignments that get no status report, so a run survives a
+restart of the NATS server.
 
 Usage: cluster [OPTIONS]
 
@@ -65,6 +67,8 @@ Options:
   --heartbeat-interval-ms MS milliseconds between heartbeats of a node [default: {hb_ms}]
   --heartbeat-timeout-ms MS  milliseconds without a heartbeat before a node is marked
                              unhealthy [default: {timeout_ms}]
+  --status-timeout-ms MS     milliseconds without a status report on an unfinished job
+                             before its assignment is sent again [default: {status_ms}]
   --timeout-s S              seconds before the run gives up [default: {run_s}]
   --json                     print the summary as one JSON object on the last line
   --quiet                    print only the summary, without the live view
@@ -87,6 +91,7 @@ decode, 1 otherwise, 2 for invalid options, 130 when interrupted.
         batch_ms = defaults.batch_interval.as_millis(),
         hb_ms = defaults.heartbeat_interval.as_millis(),
         timeout_ms = defaults.heartbeat_timeout.as_millis(),
+        status_ms = defaults.status_timeout.as_millis(),
         run_s = defaults.run_timeout.as_secs(),
     )
 }
@@ -135,6 +140,7 @@ where
             "--heartbeat-timeout-ms" => {
                 config.heartbeat_timeout = parse_millis(&option, &value()?)?;
             }
+            "--status-timeout-ms" => config.status_timeout = parse_millis(&option, &value()?)?,
             "--timeout-s" => {
                 config.run_timeout = Duration::from_secs(parse_number(&option, &value()?)?);
             }
@@ -142,7 +148,10 @@ where
         }
     }
     config.validate().map_err(CliError::InvalidConfig)?;
-    Ok(Command::Run { config, json })
+    Ok(Command::Run {
+        config: Box::new(config),
+        json,
+    })
 }
 
 fn parse_number<T: FromStr>(option: &str, value: &str) -> Result<T, CliError> {
@@ -167,7 +176,7 @@ mod tests {
 
     fn run_config(args: &[&str]) -> (Config, bool) {
         match parse_strs(args) {
-            Ok(Command::Run { config, json }) => (config, json),
+            Ok(Command::Run { config, json }) => (*config, json),
             other => panic!("expected a run for {args:?}, got {other:?}"),
         }
     }
@@ -192,6 +201,7 @@ mod tests {
             "node-2",
             "--batch-interval-ms",
             "100",
+            "--status-timeout-ms=750",
             "--json",
             "--quiet",
         ]);
@@ -199,6 +209,7 @@ mod tests {
         assert_eq!(config.fail_every, 3);
         assert_eq!(config.silent_node.as_deref(), Some("node-2"));
         assert_eq!(config.batch_interval, Duration::from_millis(100));
+        assert_eq!(config.status_timeout, Duration::from_millis(750));
         assert!(json);
         assert!(!config.live_view);
     }
@@ -242,6 +253,7 @@ mod tests {
             "--batch-interval-ms",
             "--heartbeat-interval-ms",
             "--heartbeat-timeout-ms",
+            "--status-timeout-ms",
             "--timeout-s",
             "--json",
             "--quiet",

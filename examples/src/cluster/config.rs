@@ -26,6 +26,10 @@ pub struct Config {
     pub heartbeat_interval: Duration,
     /// Time without a heartbeat after which the orchestrator marks a node unhealthy.
     pub heartbeat_timeout: Duration,
+    /// Time without a status report on an unfinished job after which the orchestrator
+    /// sends its assignment again, with the same attempt number. It recovers messages
+    /// lost while the NATS server or a connection restarts.
+    pub status_timeout: Duration,
     /// Range of a job's simulated run time in milliseconds. A node also waits 5 to 20 ms
     /// between a job's `Accepted` and `Running` reports.
     pub job_millis: RangeInclusive<u64>,
@@ -51,6 +55,7 @@ impl Default for Config {
             batch_interval: Duration::from_millis(500),
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_timeout: Duration::from_secs(3),
+            status_timeout: Duration::from_secs(2),
             job_millis: 20..=80,
             run_timeout: Duration::from_secs(60),
             view_interval: Duration::from_secs(1),
@@ -88,6 +93,7 @@ impl Config {
             ("batch interval", self.batch_interval),
             ("heartbeat interval", self.heartbeat_interval),
             ("heartbeat timeout", self.heartbeat_timeout),
+            ("status timeout", self.status_timeout),
             ("run timeout", self.run_timeout),
             ("view interval", self.view_interval),
         ];

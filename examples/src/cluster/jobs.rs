@@ -71,6 +71,9 @@ struct JobRecord {
     node: Option<String>,
     /// Number of the current attempt; 0 before the first assignment.
     attempt: u32,
+    /// Time of the current attempt's assignment, last redelivery or last status report.
+    /// `None` while the job is pending or finished.
+    last_progress: Option<Instant>,
 }
 
 /// Orchestrator state of one node.
@@ -111,13 +114,16 @@ pub(crate) enum StatusOutcome {
         /// The new state is final.
         finished: bool,
     },
+    /// The report repeats the job's current state, as a node does when it receives an
+    /// assignment again, so nothing changed but the job's deadline.
+    Repeated,
     /// No job has this id.
     UnknownJob,
     /// The report is about an attempt that is no longer current (the job was requeued or
     /// reassigned), so it was ignored.
     Stale,
     /// The report does not follow the job's current phase, such as `Running` after
-    /// `Completed` or a repeated state, so it was ignored.
+    /// `Completed`, or `Completed` after `Failed`, so it was ignored.
     OutOfOrder {
         /// Phase the job was in.
         phase: Phase,
@@ -134,6 +140,7 @@ pub(crate) struct JobTable {
     nodes: BTreeMap<String, NodeRecord>,
     finished: usize,
     reassignments: usize,
+    redeliveries: usize,
 }
 
 impl JobTable {
@@ -153,6 +160,7 @@ impl JobTable {
                 phase: Phase::Pending,
                 node: None,
                 attempt: 0,
+                last_progress: None,
             });
         }
         Self {
@@ -162,6 +170,7 @@ impl JobTable {
             nodes: BTreeMap::new(),
             finished: 0,
             reassignments: 0,
+            redeliveries: 0,
         }
     }
 
@@ -225,6 +234,7 @@ impl JobTable {
                 }
                 job.phase = Phase::Pending;
                 job.node = None;
+                job.last_progress = None;
                 self.pending.push_front(position);
                 requeued.push(job.id.clone());
             }
@@ -236,8 +246,12 @@ impl JobTable {
         changes
     }
 
-    /// Applies a node's report on a job.
-    pub(crate) fn apply_status(&mut self, status: &JobStatus) -> StatusOutcome {
+    /// Applies a node's report on a job, received at `now`.
+    ///
+    /// A report that moves an unfinished job forward or repeats its state restarts the
+    /// job's deadline (see [`JobTable::take_overdue`]), because it shows that the node has
+    /// the job.
+    pub(crate) fn apply_status(&mut self, status: &JobStatus, now: Instant) -> StatusOutcome {
         let Some(&position) = self.index.get(&status.job_id) else {
             return StatusOutcome::UnknownJob;
         };
@@ -247,14 +261,24 @@ impl JobTable {
         if !current {
             return StatusOutcome::Stale;
         }
+
         let phase = Phase::from_state(status.state);
-        if job.phase.is_final() || phase <= job.phase {
+        if phase == job.phase {
+            if !phase.is_final() {
+                job.last_progress = Some(now);
+            }
+            return StatusOutcome::Repeated;
+        }
+        if job.phase.is_final() || phase < job.phase {
             return StatusOutcome::OutOfOrder { phase: job.phase };
         }
         job.phase = phase;
         if !phase.is_final() {
+            job.last_progress = Some(now);
             return StatusOutcome::Applied { finished: false };
         }
+
+        job.last_progress = None;
         self.finished += 1;
         if let Some(node) = self.nodes.get_mut(&status.node_id) {
             node.active = node.active.saturating_sub(1);
@@ -266,10 +290,40 @@ impl JobTable {
         StatusOutcome::Applied { finished: true }
     }
 
-    /// Takes up to `max` pending jobs and assigns each to the healthy node with the
-    /// fewest unfinished jobs (ties go to the first node by id). Returns nothing while
+    /// Takes the assignments to send again: those of unfinished jobs on healthy nodes
+    /// whose current attempt had no assignment, redelivery or status report for longer than
+    /// `timeout` at `now`. Each keeps its attempt number, and its deadline restarts at `now`.
+    ///
+    /// Core NATS drops the messages of a connection that is down, so an assignment or every
+    /// status report of a job can be lost while the server restarts. Sending the assignment
+    /// again recovers both: a node that never received it runs the job, and a node that
+    /// already has that attempt reports its latest state again instead of running it twice.
+    /// Jobs of unhealthy nodes are not resent here, because [`JobTable::check_health`]
+    /// already requeued them for a new attempt on another node.
+    pub(crate) fn take_overdue(&mut self, now: Instant, timeout: Duration) -> Vec<JobAssigned> {
+        let mut overdue = Vec::new();
+        for job in &mut self.jobs {
+            let Some(last_progress) = job.last_progress else {
+                continue;
+            };
+            let Some(node_id) = job.node.as_deref() else {
+                continue;
+            };
+            let healthy = self.nodes.get(node_id).is_some_and(|node| node.healthy);
+            if !healthy || now.saturating_duration_since(last_progress) <= timeout {
+                continue;
+            }
+            job.last_progress = Some(now);
+            self.redeliveries += 1;
+            overdue.push(assignment(job, node_id.to_owned()));
+        }
+        overdue
+    }
+
+    /// Takes up to `max` pending jobs and assigns each, at `now`, to the healthy node with
+    /// the fewest unfinished jobs (ties go to the first node by id). Returns nothing while
     /// no node is healthy.
-    pub(crate) fn assign_batch(&mut self, max: usize) -> Vec<JobAssigned> {
+    pub(crate) fn assign_batch(&mut self, max: usize, now: Instant) -> Vec<JobAssigned> {
         let mut assignments = Vec::new();
         while assignments.len() < max {
             let Some(node_id) = self.least_loaded_healthy_node() else {
@@ -285,16 +339,11 @@ impl JobTable {
             job.attempt += 1;
             job.phase = Phase::Assigned;
             job.node = Some(node_id.clone());
+            job.last_progress = Some(now);
             if let Some(node) = self.nodes.get_mut(&node_id) {
                 node.active += 1;
             }
-            assignments.push(JobAssigned {
-                job_id: job.id.clone(),
-                node_id,
-                command: job.command.clone(),
-                simulated_exit_code: job.planned_exit_code,
-                attempt: job.attempt,
-            });
+            assignments.push(assignment(job, node_id));
         }
         assignments
     }
@@ -310,6 +359,7 @@ impl JobTable {
         }
         job.phase = Phase::Pending;
         job.node = None;
+        job.last_progress = None;
         self.pending.push_front(position);
         if let Some(node) = self.nodes.get_mut(&assignment.node_id) {
             node.active = node.active.saturating_sub(1);
@@ -367,6 +417,11 @@ impl JobTable {
         self.reassignments
     }
 
+    /// Returns the number of assignments sent again by [`JobTable::take_overdue`].
+    pub(crate) fn redeliveries(&self) -> usize {
+        self.redeliveries
+    }
+
     /// Returns the nodes by id.
     pub(crate) fn nodes(&self) -> &BTreeMap<String, NodeRecord> {
         &self.nodes
@@ -391,6 +446,17 @@ impl JobTable {
             );
         }
         line
+    }
+}
+
+/// Returns the assignment of `job`'s current attempt to `node_id`.
+fn assignment(job: &JobRecord, node_id: String) -> JobAssigned {
+    JobAssigned {
+        job_id: job.id.clone(),
+        node_id,
+        command: job.command.clone(),
+        simulated_exit_code: job.planned_exit_code,
+        attempt: job.attempt,
     }
 }
 

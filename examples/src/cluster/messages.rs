@@ -17,7 +17,8 @@ pub struct JobAssigned {
     /// Exit code that the simulated run ends with. A non-zero code fails the job.
     pub simulated_exit_code: i32,
     /// Attempt number: 1 for the first assignment, increased by one each time the job
-    /// is reassigned because its node became unhealthy.
+    /// is reassigned because its node became unhealthy. An assignment resent because its
+    /// status reports stopped keeps the number, so the node does not run the job again.
     pub attempt: u32,
 }
 

@@ -7,6 +7,14 @@
 //! jobs are reassigned. [`run`] ends when every job reached a final state, and returns
 //! a [`Report`].
 //!
+//! A run survives a restart of the NATS server. Every connection reconnects without
+//! limit. Core NATS drops the messages published while a subscriber's connection is
+//! down, so the orchestrator sends an assignment again, with the same attempt number,
+//! when it had no status report on the job for the status timeout. A node runs each job
+//! attempt at most once. It drops a message whose id it has seen, reports the latest
+//! status again when it receives an attempt it already has, and cancels an older attempt
+//! of a job before it starts a newer one.
+//!
 //! Subjects start with `cluster.<run_id>`, so that runs sharing a server stay apart:
 //!
 //! | Subject | Payload | From → to |
@@ -17,6 +25,7 @@
 
 pub mod cli;
 mod config;
+mod dedupe;
 mod jobs;
 pub mod messages;
 mod node;
@@ -27,14 +36,27 @@ mod report;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ncl::{PublisherStats, SubscriberStats};
+
 pub use self::config::Config;
-use self::node::Node;
-use self::orchestrator::{Orchestrator, RunOutcome};
+use self::node::RunningNode;
+use self::orchestrator::{RunOutcome, RunningOrchestrator};
 pub use self::report::{NodeSummary, Report};
 
-/// Time allowed, once the run ended and every connection was flushed, for subscribers
+/// Time allowed, once the run ended and every publisher was flushed, for subscribers
 /// to take the messages still in flight before the counts are read.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Time without a newly received message after which the delivery wait ends early, once
+/// a connection was lost during the run. Messages published while a subscriber was
+/// disconnected never arrive, so the sent count is out of reach.
+const DELIVERY_QUIET_PERIOD: Duration = Duration::from_millis(300);
+
+/// Added to the delay before each further reconnect attempt after a lost connection.
+const RECONNECT_DELAY_STEP: Duration = Duration::from_millis(50);
+
+/// Maximum delay between two reconnect attempts.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
 /// Error that stops a cluster run before it can produce a report.
 #[derive(Debug, thiserror::Error)]
@@ -131,11 +153,12 @@ pub async fn run(config: &Config, url: &str) -> Result<Report, ClusterError> {
 
     // The orchestrator subscribes first, so that it hears every node's first heartbeat.
     let client = connect(url, "orchestrator").await?;
-    let mut orchestrator = Orchestrator::start(client, config, &subjects).await?;
+    let mut orchestrator = RunningOrchestrator::start(client, config, &subjects).await?;
     let mut nodes = Vec::with_capacity(config.nodes);
     for node_id in config.node_ids() {
         let client = connect(url, &node_id).await?;
-        nodes.push(Node::start(client, config.node_config(&node_id), &subjects).await?);
+        let node = RunningNode::start(client, config.node_config(&node_id), &subjects).await?;
+        nodes.push(node);
     }
 
     let outcome = orchestrator.run().await;
@@ -143,9 +166,21 @@ pub async fn run(config: &Config, url: &str) -> Result<Report, ClusterError> {
     Ok(build_report(config, &orchestrator, &nodes, outcome))
 }
 
+/// Connects participant `name` to `url`, with reconnection after a lost connection
+/// without limit, quickly (see [`reconnect_delay`]), and logged.
+///
+/// The first connection is not retried, so that a wrong URL fails the run at once. The
+/// caller has just seen a server respond at `url`.
 async fn connect(url: &str, name: &str) -> Result<async_nats::Client, ClusterError> {
+    let participant = name.to_owned();
     async_nats::ConnectOptions::new()
         .name(format!("ncl-cluster-{name}"))
+        .max_reconnects(None)
+        .reconnect_delay_callback(reconnect_delay)
+        .event_callback(move |event| {
+            let participant = participant.clone();
+            async move { log_connection_event(&participant, &event) }
+        })
         .connect(url)
         .await
         .map_err(|source| ClusterError::Connect {
@@ -155,85 +190,141 @@ async fn connect(url: &str, name: &str) -> Result<async_nats::Client, ClusterErr
         })
 }
 
-/// Stops the nodes' publishing, waits until the subscribers took every message that
-/// was sent, then closes the subscribers, so that the sent and received counts can be
-/// compared.
-async fn shut_down(orchestrator: &Orchestrator, nodes: &[Node]) {
+/// Returns the delay before reconnect attempt `attempts`, counted from 1 after each lost
+/// connection: none for the first attempt, then 50 ms more for each further one, up to
+/// 500 ms. The client's default (async-nats 0.52) doubles the delay up to 4 s, which can
+/// leave a run idle for seconds after the server is back.
+fn reconnect_delay(attempts: usize) -> Duration {
+    let steps = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+    RECONNECT_DELAY_STEP
+        .saturating_mul(steps)
+        .min(MAX_RECONNECT_DELAY)
+}
+
+fn log_connection_event(participant: &str, event: &async_nats::Event) {
+    match event {
+        async_nats::Event::Disconnected => {
+            tracing::warn!(participant, "lost the NATS connection; reconnecting");
+        }
+        async_nats::Event::Connected => {
+            tracing::info!(participant, "connected to NATS");
+        }
+        other => tracing::info!(participant, event = %other, "NATS connection event"),
+    }
+}
+
+/// Returns the number of times `client` re-established its connection after a loss.
+fn reconnects(client: &async_nats::Client) -> u64 {
+    let connects = client
+        .statistics()
+        .connects
+        .load(std::sync::atomic::Ordering::Relaxed);
+    connects.saturating_sub(1)
+}
+
+/// Stops the nodes' publishing and closes every publisher, waits until the subscribers
+/// took every message that was sent, then closes the subscribers, so that the sent and
+/// received counts can be compared.
+async fn shut_down(orchestrator: &RunningOrchestrator, nodes: &[RunningNode]) {
     for node in nodes {
         node.stop_publishing().await;
     }
-    for node in nodes {
-        if let Err(error) = node.flush().await {
-            tracing::warn!(node = node.id(), error = %error, "failed to flush the node's connection");
-        }
-    }
-    if let Err(error) = orchestrator.flush().await {
-        tracing::warn!(error = %error, "failed to flush the orchestrator's connection");
-    }
-
-    let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
-    loop {
-        let (sent, received) = message_counts(orchestrator, nodes);
-        if received >= sent {
-            break;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            tracing::warn!(
-                sent,
-                received,
-                "subscribers did not receive every sent message within {DELIVERY_TIMEOUT:?}"
-            );
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-
+    orchestrator.close_publishers().await;
+    wait_for_delivery(orchestrator, nodes).await;
     orchestrator.close().await;
     for node in nodes {
         node.close().await;
     }
 }
 
-/// Returns the messages sent and received over all participants.
-fn message_counts(orchestrator: &Orchestrator, nodes: &[Node]) -> (u64, u64) {
-    let sent = orchestrator.sent()
-        + nodes
-            .iter()
-            .map(|node| node.publisher().sent())
-            .sum::<u64>();
-    let received = orchestrator.subscriber_stats().received
-        + nodes
-            .iter()
-            .map(|node| node.subscriber_stats().received)
-            .sum::<u64>();
-    (sent, received)
+/// Waits until the subscribers received as many messages as the publishers sent, for up to
+/// [`DELIVERY_TIMEOUT`]. After a lost connection some messages never arrive, so the wait
+/// then also ends after [`DELIVERY_QUIET_PERIOD`] without a newly received message.
+async fn wait_for_delivery(orchestrator: &RunningOrchestrator, nodes: &[RunningNode]) {
+    let reconnected = total_reconnects(orchestrator, nodes) > 0;
+    let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
+    let mut last_received = 0;
+    let mut last_progress = tokio::time::Instant::now();
+    loop {
+        let counts = MessageCounts::collect(orchestrator, nodes);
+        let (sent, received) = (counts.published(), counts.received());
+        if received >= sent {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        if received != last_received {
+            last_received = received;
+            last_progress = now;
+        }
+        if reconnected && now >= last_progress + DELIVERY_QUIET_PERIOD {
+            tracing::info!(
+                sent,
+                received,
+                "stopped waiting for the messages lost while a connection was down"
+            );
+            return;
+        }
+        if now >= deadline {
+            tracing::warn!(
+                sent,
+                received,
+                "subscribers did not receive every sent message within {DELIVERY_TIMEOUT:?}"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn total_reconnects(orchestrator: &RunningOrchestrator, nodes: &[RunningNode]) -> u64 {
+    orchestrator.reconnects() + nodes.iter().map(RunningNode::reconnects).sum::<u64>()
+}
+
+/// The counters of every publisher and subscriber of a run.
+struct MessageCounts {
+    publishers: Vec<PublisherStats>,
+    subscribers: Vec<SubscriberStats>,
+}
+
+impl MessageCounts {
+    fn collect(orchestrator: &RunningOrchestrator, nodes: &[RunningNode]) -> Self {
+        let mut publishers = orchestrator.publisher_stats();
+        publishers.extend(nodes.iter().map(RunningNode::publisher_stats));
+        let subscribers = std::iter::once(orchestrator.subscriber_stats())
+            .chain(nodes.iter().map(RunningNode::subscriber_stats))
+            .collect();
+        Self {
+            publishers,
+            subscribers,
+        }
+    }
+
+    fn published(&self) -> u64 {
+        self.publishers_sum(|stats| stats.published)
+    }
+
+    fn received(&self) -> u64 {
+        self.subscribers_sum(|stats| stats.received)
+    }
+
+    /// Adds up `count` over the publishers.
+    fn publishers_sum(&self, count: impl Fn(&PublisherStats) -> u64) -> u64 {
+        self.publishers.iter().map(count).sum()
+    }
+
+    /// Adds up `count` over the subscribers.
+    fn subscribers_sum(&self, count: impl Fn(&SubscriberStats) -> u64) -> u64 {
+        self.subscribers.iter().map(count).sum()
+    }
 }
 
 fn build_report(
     config: &Config,
-    orchestrator: &Orchestrator,
-    nodes: &[Node],
+    orchestrator: &RunningOrchestrator,
+    nodes: &[RunningNode],
     outcome: RunOutcome,
 ) -> Report {
-    let subscriber_stats: Vec<ncl::SubscriberStats> =
-        std::iter::once(orchestrator.subscriber_stats())
-            .chain(nodes.iter().map(Node::subscriber_stats))
-            .collect();
-    let decode_errors = subscriber_stats
-        .iter()
-        .map(|stats| stats.envelope_errors + stats.payload_errors)
-        .sum();
-    let handler_errors = subscriber_stats
-        .iter()
-        .map(|stats| stats.handler_errors + stats.handler_panics)
-        .sum();
-    let (messages_sent, messages_received) = message_counts(orchestrator, nodes);
-    let publish_errors = orchestrator.publish_errors()
-        + nodes
-            .iter()
-            .map(|node| node.publisher().failed())
-            .sum::<u64>();
-
+    let counts = MessageCounts::collect(orchestrator, nodes);
     let table = orchestrator.table();
     // Nodes that never sent a heartbeat are listed too, with zero counts.
     let mut node_summaries: BTreeMap<String, NodeSummary> = config
@@ -261,12 +352,20 @@ fn build_report(
         unfinished: table.unfinished(),
         unexpected_outcomes: table.unexpected_outcomes(),
         reassignments: table.reassignments(),
+        redeliveries: table.redeliveries(),
+        duplicate_assignments: nodes.iter().map(RunningNode::duplicate_assignments).sum(),
+        reconnects: total_reconnects(orchestrator, nodes),
         nodes: node_summaries,
-        messages_sent,
-        messages_received,
-        publish_errors,
-        decode_errors,
-        handler_errors,
+        messages_sent: counts.published(),
+        bytes_sent: counts.publishers_sum(|stats| stats.published_bytes),
+        messages_received: counts.received(),
+        publish_errors: counts.publishers_sum(|stats| stats.failed),
+        decode_errors: counts.subscribers_sum(|stats| stats.envelope_errors + stats.payload_errors),
+        handler_errors: counts.subscribers_sum(|stats| {
+            stats.handler_errors + stats.handler_panics + stats.handler_timeouts
+        }),
+        unhandled_messages: counts.subscribers_sum(|stats| stats.unhandled),
+        dropped_messages: counts.subscribers_sum(|stats| stats.dropped),
         timed_out: outcome.timed_out,
         elapsed_ms: u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX),
         success: false,

@@ -1,17 +1,18 @@
 //! A compute node: runs the jobs assigned to it and sends heartbeats.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ncl::{BoxError, Publisher, Subscriber, SubscriberStats};
-use tokio::task::{JoinHandle, JoinSet};
+use ncl::{Message, Publisher, PublisherStats, Subscriber, SubscriberStats};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
+use super::dedupe::{Admission, RecentIds, admit};
 use super::messages::{Heartbeat, JobAssigned, JobState, JobStatus};
 use super::prng::SplitMix64;
 use super::{ClusterError, Subjects};
-use crate::{CountingPublisher, typed_handler};
 
 /// Range of the simulated delay between a job's `Accepted` and `Running` reports, in
 /// milliseconds.
@@ -19,6 +20,10 @@ const START_MILLIS: RangeInclusive<u64> = 5..=20;
 
 /// Time a stopping node waits for its running jobs before it aborts them.
 const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Number of assignment message ids a node remembers to recognize a message delivered
+/// twice.
+const REMEMBERED_MESSAGE_IDS: usize = 4096;
 
 /// Settings of one compute node.
 #[derive(Clone, Debug)]
@@ -34,26 +39,289 @@ pub(crate) struct NodeConfig {
     pub(crate) job_millis: RangeInclusive<u64>,
 }
 
-/// A running compute node with its own NATS connection.
+/// Error of a node's handler, which the subscriber counts as a handler error.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NodeError {
+    /// The assignment names another node, so it reached this node's subject by mistake.
+    #[error("{job_id} is assigned to {assigned_to}, but this is {node_id}")]
+    WrongNode {
+        /// The job.
+        job_id: String,
+        /// The node the assignment names.
+        assigned_to: String,
+        /// This node.
+        node_id: String,
+    },
+}
+
+/// The logic of a compute node, shared by its subscriber, its heartbeat task and its job
+/// tasks. Clones share the same node.
+#[derive(Clone)]
+pub(crate) struct Node {
+    inner: Arc<NodeState>,
+}
+
+struct NodeState {
+    config: NodeConfig,
+    publisher: Publisher,
+    /// Ids of the jobs whose latest attempt has not reached a final state, for heartbeats.
+    running: Mutex<BTreeSet<String>>,
+    /// The latest attempt of each job the node received, by job id.
+    attempts: Mutex<HashMap<String, AttemptRecord>>,
+    recent_ids: Mutex<RecentIds>,
+    tasks: Mutex<JoinSet<()>>,
+    /// Assignments not run because the node had seen their message id, or had their
+    /// attempt of the job or a newer one.
+    duplicates: AtomicU64,
+}
+
+/// The latest attempt of one job on a node.
+struct AttemptRecord {
+    attempt: u32,
+    /// The attempt's latest status report, or `None` before the first. The job task holds
+    /// the lock while it publishes, and so does a resend of the report, so the reports of
+    /// one attempt leave the node in the order of its states.
+    last_status: Arc<tokio::sync::Mutex<Option<JobStatus>>>,
+    task: AbortHandle,
+}
+
+#[ncl::handler]
+impl Node {
+    /// Handles an assignment: starts the job, unless the node has already seen the message
+    /// or the job attempt. For an attempt it already has, it reports the latest state again,
+    /// because the orchestrator resends an assignment when it lost the reports.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`NodeError::WrongNode`] when the job is assigned to another node.
+    async fn on_job_assigned(&self, message: &Message<JobAssigned>) -> Result<(), NodeError> {
+        let job = &message.payload;
+        let node_id = &self.inner.config.id;
+        if job.node_id != *node_id {
+            return Err(NodeError::WrongNode {
+                job_id: job.job_id.clone(),
+                assigned_to: job.node_id.clone(),
+                node_id: node_id.clone(),
+            });
+        }
+        if let Some(id) = message.id()
+            && !lock(&self.inner.recent_ids).insert(id)
+        {
+            self.inner.duplicates.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                node = %node_id,
+                job = %job.job_id,
+                message_id = id,
+                "ignoring a message received twice"
+            );
+            return Ok(());
+        }
+
+        let admission = self.admit(job);
+        match admission {
+            Admission::Start | Admission::Supersede { .. } => {
+                tracing::debug!(
+                    node = %node_id,
+                    job = %job.job_id,
+                    attempt = job.attempt,
+                    ?admission,
+                    "job assigned"
+                );
+            }
+            Admission::Duplicate => {
+                self.inner.duplicates.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    node = %node_id,
+                    job = %job.job_id,
+                    attempt = job.attempt,
+                    "assignment received again; reporting the latest state"
+                );
+                self.report_again(job).await;
+            }
+            Admission::Stale { current } => {
+                self.inner.duplicates.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    node = %node_id,
+                    job = %job.job_id,
+                    attempt = job.attempt,
+                    current,
+                    "ignoring an assignment older than the attempt the node has"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Node {
+    /// Checks `job` against the attempt of the job the node has. When `job` is a new or
+    /// newer attempt, cancels the older attempt, if any, and starts `job`.
+    fn admit(&self, job: &JobAssigned) -> Admission {
+        let mut attempts = lock(&self.inner.attempts);
+        let known = attempts.get(&job.job_id);
+        let admission = admit(known.map(|record| record.attempt), job.attempt);
+        if !matches!(admission, Admission::Start | Admission::Supersede { .. }) {
+            return admission;
+        }
+        if let Some(previous) = known {
+            previous.task.abort();
+        }
+        lock(&self.inner.running).insert(job.job_id.clone());
+        let last_status = Arc::default();
+        let task = {
+            let mut tasks = lock(&self.inner.tasks);
+            // Finished tasks stay in the set until joined, so reap them to keep it small.
+            while tasks.try_join_next().is_some() {}
+            tasks.spawn(self.clone().run_job(job.clone(), Arc::clone(&last_status)))
+        };
+        let record = AttemptRecord {
+            attempt: job.attempt,
+            last_status,
+            task,
+        };
+        attempts.insert(job.job_id.clone(), record);
+        admission
+    }
+
+    /// Publishes the latest status of `job`'s attempt again, if it has one. An attempt
+    /// without a status yet reports `Accepted` soon on its own.
+    async fn report_again(&self, job: &JobAssigned) {
+        let last_status = {
+            let attempts = lock(&self.inner.attempts);
+            match attempts.get(&job.job_id) {
+                Some(record) if record.attempt == job.attempt => Arc::clone(&record.last_status),
+                _ => return,
+            }
+        };
+        let last_status = last_status.lock().await;
+        if let Some(status) = last_status.as_ref() {
+            self.publish_status(status).await;
+        }
+    }
+
+    /// Simulates a job: reports `Accepted`, waits, reports `Running`, waits, then reports
+    /// `Completed` or `Failed` according to the job's simulated exit code. The waits are
+    /// drawn from a generator seeded by the job id, so each job takes the same time in
+    /// every run.
+    async fn run_job(
+        self,
+        job: JobAssigned,
+        last_status: Arc<tokio::sync::Mutex<Option<JobStatus>>>,
+    ) {
+        let mut rng = SplitMix64::from_key(&job.job_id);
+        let start_delay = Duration::from_millis(rng.in_range(START_MILLIS));
+        let run_time = Duration::from_millis(rng.in_range(self.inner.config.job_millis.clone()));
+        let report = |state, exit_code, error| JobStatus {
+            job_id: job.job_id.clone(),
+            node_id: self.inner.config.id.clone(),
+            attempt: job.attempt,
+            state,
+            exit_code,
+            error,
+        };
+
+        self.record_and_publish(&last_status, report(JobState::Accepted, None, None))
+            .await;
+        tokio::time::sleep(start_delay).await;
+        self.record_and_publish(&last_status, report(JobState::Running, None, None))
+            .await;
+        tokio::time::sleep(run_time).await;
+
+        let code = job.simulated_exit_code;
+        lock(&self.inner.running).remove(&job.job_id);
+        let result = if code == 0 {
+            report(JobState::Completed, Some(code), None)
+        } else {
+            let error = format!("command {:?} exited with code {code}", job.command);
+            report(JobState::Failed, Some(code), Some(error))
+        };
+        self.record_and_publish(&last_status, result).await;
+    }
+
+    /// Stores `status` as the attempt's latest and publishes it, holding the attempt's lock
+    /// until the publisher took the message.
+    async fn record_and_publish(
+        &self,
+        last_status: &tokio::sync::Mutex<Option<JobStatus>>,
+        status: JobStatus,
+    ) {
+        let mut last_status = last_status.lock().await;
+        self.publish_status(&status).await;
+        *last_status = Some(status);
+    }
+
+    /// Publishes a status report and logs a failure, because the job goes on.
+    async fn publish_status(&self, status: &JobStatus) {
+        if self.inner.publisher.is_closed() {
+            tracing::debug!(
+                node = %self.inner.config.id,
+                job = %status.job_id,
+                state = ?status.state,
+                "node is stopping; status report not sent"
+            );
+            return;
+        }
+        if let Err(error) = self.inner.publisher.publish(status).await {
+            tracing::warn!(
+                node = %self.inner.config.id,
+                job = %status.job_id,
+                state = ?status.state,
+                error = %error,
+                "failed to publish job status"
+            );
+        }
+    }
+
+    /// Publishes a heartbeat every interval, starting at once, until the task is aborted
+    /// or the heartbeat limit is reached.
+    async fn send_heartbeats(self) {
+        let config = &self.inner.config;
+        let mut interval = tokio::time::interval(config.heartbeat_interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sequence = 0;
+        loop {
+            interval.tick().await;
+            if config
+                .heartbeat_limit
+                .is_some_and(|limit| sequence >= limit)
+            {
+                tracing::info!(
+                    node = %config.id,
+                    sent = sequence,
+                    "heartbeat limit reached; the node goes silent"
+                );
+                return;
+            }
+            sequence += 1;
+            let heartbeat = Heartbeat {
+                node_id: config.id.clone(),
+                sequence,
+                running_jobs: lock(&self.inner.running).iter().cloned().collect(),
+            };
+            if let Err(error) = self.inner.publisher.publish(&heartbeat).await {
+                tracing::warn!(
+                    node = %config.id,
+                    sequence,
+                    error = %error,
+                    "failed to publish heartbeat"
+                );
+            }
+        }
+    }
+}
+
+/// A compute node with its own NATS connection, subscriber and heartbeat task.
 ///
 /// It receives [`JobAssigned`] on `<root>.node.<id>.JobAssigned`, and publishes
 /// [`JobStatus`] and [`Heartbeat`] to `<root>.orchestrator.<type>`.
-pub(crate) struct Node {
-    worker: Arc<Worker>,
+pub(crate) struct RunningNode {
+    node: Node,
     client: async_nats::Client,
     subscriber: Subscriber,
     heartbeats: JoinHandle<()>,
 }
 
-/// The part of a node that handlers and tasks share.
-struct Worker {
-    config: NodeConfig,
-    publisher: CountingPublisher,
-    running: Mutex<BTreeSet<String>>,
-    jobs: Mutex<JoinSet<()>>,
-}
-
-impl Node {
+impl RunningNode {
     /// Subscribes to the node's subject and starts its heartbeats.
     ///
     /// The subscription is flushed to the server before the first heartbeat, so the
@@ -74,22 +342,23 @@ impl Node {
             .destination_prefix(subjects.orchestrator())
             .build()
             .map_err(build_error)?;
-        let worker = Arc::new(Worker {
-            config,
-            publisher: CountingPublisher::new(publisher),
-            running: Mutex::default(),
-            jobs: Mutex::default(),
-        });
+        let node = Node {
+            inner: Arc::new(NodeState {
+                config,
+                publisher,
+                running: Mutex::default(),
+                attempts: Mutex::default(),
+                recent_ids: Mutex::new(RecentIds::new(REMEMBERED_MESSAGE_IDS)),
+                tasks: Mutex::default(),
+                duplicates: AtomicU64::new(0),
+            }),
+        };
 
-        let handler_worker = Arc::clone(&worker);
         let subscriber = Subscriber::builder(client.clone())
-            .handler(typed_handler(move |job: JobAssigned| {
-                let worker = Arc::clone(&handler_worker);
-                async move { worker.on_job_assigned(job) }
-            }))
+            .handler(node.clone())
             .build()
             .map_err(build_error)?;
-        let subject = format!("{}.>", subjects.node(&worker.config.id));
+        let subject = format!("{}.>", subjects.node(&name));
         subscriber
             .subscribe([subject])
             .await
@@ -102,10 +371,10 @@ impl Node {
             source,
         })?;
 
-        let heartbeats = tokio::spawn(Arc::clone(&worker).send_heartbeats());
+        let heartbeats = tokio::spawn(node.clone().send_heartbeats());
         tracing::debug!(node = %name, "node started");
         Ok(Self {
-            worker,
+            node,
             client,
             subscriber,
             heartbeats,
@@ -114,31 +383,34 @@ impl Node {
 
     /// Returns the node id.
     pub(crate) fn id(&self) -> &str {
-        &self.worker.config.id
+        &self.node.inner.config.id
     }
 
-    /// Stops the heartbeats and waits up to 2 seconds for running jobs, then aborts the
-    /// rest. The node still receives messages until [`Node::close`].
+    /// Stops the heartbeats, waits up to 2 seconds for running jobs and aborts the rest,
+    /// then closes the publisher, which flushes what it sent. The node still receives
+    /// messages until [`RunningNode::close`], but publishes nothing more.
     pub(crate) async fn stop_publishing(&self) {
         self.heartbeats.abort();
-        let mut jobs = std::mem::take(&mut *lock(&self.worker.jobs));
+        let mut tasks = std::mem::take(&mut *lock(&self.node.inner.tasks));
         let finished = tokio::time::timeout(STOP_TIMEOUT, async {
-            while jobs.join_next().await.is_some() {}
+            while tasks.join_next().await.is_some() {}
         })
         .await;
         if finished.is_err() {
             tracing::warn!(
                 node = %self.id(),
-                jobs = jobs.len(),
+                jobs = tasks.len(),
                 "jobs still running after {STOP_TIMEOUT:?}; aborting them"
             );
-            jobs.shutdown().await;
+            tasks.shutdown().await;
         }
-    }
-
-    /// Waits until the server has received everything the node published.
-    pub(crate) async fn flush(&self) -> Result<(), async_nats::client::FlushError> {
-        self.client.flush().await
+        if let Err(error) = self.node.inner.publisher.close().await {
+            tracing::warn!(
+                node = %self.id(),
+                error = %error,
+                "failed to flush the node's publisher"
+            );
+        }
     }
 
     /// Unsubscribes, after the message being handled, if any.
@@ -151,132 +423,33 @@ impl Node {
         self.subscriber.stats()
     }
 
-    /// Returns the node's publisher, for its counters.
-    pub(crate) fn publisher(&self) -> &CountingPublisher {
-        &self.worker.publisher
+    /// Returns the counters of the node's publisher.
+    pub(crate) fn publisher_stats(&self) -> PublisherStats {
+        self.node.inner.publisher.stats()
+    }
+
+    /// Returns the number of assignments the node did not run because it had seen their
+    /// message id, or had their attempt of the job or a newer one.
+    pub(crate) fn duplicate_assignments(&self) -> u64 {
+        self.node.inner.duplicates.load(Ordering::Relaxed)
+    }
+
+    /// Returns the number of times the node's connection was re-established after a loss.
+    pub(crate) fn reconnects(&self) -> u64 {
+        super::reconnects(&self.client)
     }
 }
 
-impl Drop for Node {
+impl Drop for RunningNode {
     fn drop(&mut self) {
-        // The tasks hold the worker, so they would keep running after the node is gone.
+        // The tasks hold clones of the node, so they would keep running after it is gone.
         self.heartbeats.abort();
-        lock(&self.worker.jobs).abort_all();
-    }
-}
-
-impl Worker {
-    /// Handles an assignment: checks that it is for this node and starts the job.
-    ///
-    /// # Errors
-    ///
-    /// Returns an error, which the subscriber counts as a handler error, when the job
-    /// is assigned to another node.
-    fn on_job_assigned(self: Arc<Self>, job: JobAssigned) -> Result<(), BoxError> {
-        if job.node_id != self.config.id {
-            return Err(format!(
-                "{} is assigned to {}, but this is {}",
-                job.job_id, job.node_id, self.config.id
-            )
-            .into());
-        }
-        tracing::debug!(node = %self.config.id, job = %job.job_id, attempt = job.attempt, "job assigned");
-        lock(&self.running).insert(job.job_id.clone());
-        let mut jobs = lock(&self.jobs);
-        // Finished tasks stay in the set until joined, so reap them to keep it small.
-        while jobs.try_join_next().is_some() {}
-        jobs.spawn(Arc::clone(&self).run_job(job));
-        Ok(())
-    }
-
-    /// Simulates a job: reports `Accepted`, waits, reports `Running`, waits, then reports
-    /// `Completed` or `Failed` according to the job's simulated exit code. The waits are
-    /// drawn from a generator seeded by the job id, so each job takes the same time in
-    /// every run.
-    async fn run_job(self: Arc<Self>, job: JobAssigned) {
-        let mut rng = SplitMix64::from_key(&job.job_id);
-        let start_delay = Duration::from_millis(rng.in_range(START_MILLIS));
-        let run_time = Duration::from_millis(rng.in_range(self.config.job_millis.clone()));
-
-        self.report(&job, JobState::Accepted, None, None).await;
-        tokio::time::sleep(start_delay).await;
-        self.report(&job, JobState::Running, None, None).await;
-        tokio::time::sleep(run_time).await;
-
-        let code = job.simulated_exit_code;
-        lock(&self.running).remove(&job.job_id);
-        if code == 0 {
-            self.report(&job, JobState::Completed, Some(code), None)
-                .await;
-        } else {
-            let error = format!("command {:?} exited with code {code}", job.command);
-            self.report(&job, JobState::Failed, Some(code), Some(error))
-                .await;
-        }
-    }
-
-    /// Publishes a status report and logs a failure, because the job goes on.
-    async fn report(
-        &self,
-        job: &JobAssigned,
-        state: JobState,
-        exit_code: Option<i32>,
-        error: Option<String>,
-    ) {
-        let status = JobStatus {
-            job_id: job.job_id.clone(),
-            node_id: self.config.id.clone(),
-            attempt: job.attempt,
-            state,
-            exit_code,
-            error,
-        };
-        if let Err(error) = self.publisher.publish(&status).await {
-            tracing::warn!(
-                node = %self.config.id,
-                job = %job.job_id,
-                ?state,
-                error = %error,
-                "failed to publish job status"
-            );
-        }
-    }
-
-    /// Publishes a heartbeat every interval, starting at once, until the task is aborted
-    /// or the heartbeat limit is reached.
-    async fn send_heartbeats(self: Arc<Self>) {
-        let mut interval = tokio::time::interval(self.config.heartbeat_interval);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut sequence = 0;
-        loop {
-            interval.tick().await;
-            if self
-                .config
-                .heartbeat_limit
-                .is_some_and(|limit| sequence >= limit)
-            {
-                tracing::info!(
-                    node = %self.config.id,
-                    sent = sequence,
-                    "heartbeat limit reached; the node goes silent"
-                );
-                return;
-            }
-            sequence += 1;
-            let heartbeat = Heartbeat {
-                node_id: self.config.id.clone(),
-                sequence,
-                running_jobs: lock(&self.running).iter().cloned().collect(),
-            };
-            if let Err(error) = self.publisher.publish(&heartbeat).await {
-                tracing::warn!(node = %self.config.id, sequence, error = %error, "failed to publish heartbeat");
-            }
-        }
+        lock(&self.node.inner.tasks).abort_all();
     }
 }
 
 /// Locks `mutex`, recovering the data if a holder panicked, because every critical
-/// section here leaves the set valid.
+/// section here leaves the data valid.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()

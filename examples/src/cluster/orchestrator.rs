@@ -1,24 +1,25 @@
-//! The orchestrator: assigns jobs to healthy nodes and follows their progress.
+//! The orchestrator: assigns jobs to healthy nodes, follows their progress and resends
+//! assignments it hears nothing about.
+
+mod handlers;
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::fmt::Display;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
-use ncl::{BoxError, Publisher, Subscriber, SubscriberStats};
-use tokio::sync::Notify;
+use ncl::{BoxError, Publisher, PublisherStats, Router, Subscriber, SubscriberStats};
 use tokio::time::MissedTickBehavior;
 
-use super::jobs::{HealthChange, JobTable, StatusOutcome};
-use super::messages::{Heartbeat, JobState, JobStatus};
+use self::handlers::{Orchestrator, on_heartbeat, on_job_status};
+use super::jobs::{HealthChange, JobTable};
+use super::messages::JobAssigned;
 use super::{ClusterError, Config, Subjects};
-use crate::{CountingPublisher, typed_handler};
 
 /// Name of the orchestrator's publishers and connection.
 const NAME: &str = "orchestrator";
 
-/// Result of [`Orchestrator::run`].
+/// Result of [`RunningOrchestrator::run`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RunOutcome {
     /// The run timeout passed before every job reached a final state.
@@ -27,29 +28,22 @@ pub(crate) struct RunOutcome {
     pub(crate) elapsed: Duration,
 }
 
-/// The orchestrator, with its own NATS connection.
+/// The orchestrator with its own NATS connection.
 ///
-/// It receives [`JobStatus`] and [`Heartbeat`] on `<root>.orchestrator.>` and publishes
-/// [`JobAssigned`](super::messages::JobAssigned) to `<root>.node.<node_id>.JobAssigned`,
-/// through one publisher per node.
-pub(crate) struct Orchestrator {
-    shared: Arc<Shared>,
+/// It receives [`JobStatus`](super::messages::JobStatus) and
+/// [`Heartbeat`](super::messages::Heartbeat) on `<root>.orchestrator.>`, through a
+/// [`Router`] of the handler functions in [`handlers`], and publishes [`JobAssigned`] to
+/// `<root>.node.<node_id>.JobAssigned`, through one publisher per node.
+pub(crate) struct RunningOrchestrator {
+    orchestrator: Orchestrator,
     client: async_nats::Client,
     subscriber: Subscriber,
-    publishers: BTreeMap<String, CountingPublisher>,
+    publishers: BTreeMap<String, Publisher>,
     subjects: Subjects,
     config: Config,
 }
 
-/// The part of the orchestrator that its handlers share.
-struct Shared {
-    table: Mutex<JobTable>,
-    /// Woken when a job reaches a final state or a node's health changes.
-    changed: Notify,
-    console: Console,
-}
-
-impl Orchestrator {
+impl RunningOrchestrator {
     /// Subscribes to the orchestrator's subjects and flushes the subscription to the
     /// server, so that no heartbeat sent after this returns is missed.
     pub(crate) async fn start(
@@ -57,25 +51,14 @@ impl Orchestrator {
         config: &Config,
         subjects: &Subjects,
     ) -> Result<Self, ClusterError> {
-        let shared = Arc::new(Shared {
-            table: Mutex::new(JobTable::new(config.jobs, config.fail_every)),
-            changed: Notify::new(),
-            console: Console {
-                enabled: config.live_view,
-                started: Instant::now(),
-            },
-        });
-        let status_shared = Arc::clone(&shared);
-        let heartbeat_shared = Arc::clone(&shared);
+        let orchestrator = Orchestrator::new(config.jobs, config.fail_every, config.live_view);
+        // `Router::new` would also take any other handler function in the program whose
+        // state is `Orchestrator`, so the router names its two handlers.
+        let router = Router::empty(orchestrator.clone())
+            .route::<on_job_status>()
+            .route::<on_heartbeat>();
         let subscriber = Subscriber::builder(client.clone())
-            .handler(typed_handler(move |status: JobStatus| {
-                let result = status_shared.on_job_status(status);
-                async move { result }
-            }))
-            .handler(typed_handler(move |heartbeat: Heartbeat| {
-                let result = heartbeat_shared.on_heartbeat(heartbeat);
-                async move { result }
-            }))
+            .handler(router)
             .build()
             .map_err(|source| ClusterError::Build {
                 name: NAME.to_owned(),
@@ -94,7 +77,7 @@ impl Orchestrator {
             source,
         })?;
         Ok(Self {
-            shared,
+            orchestrator,
             client,
             subscriber,
             publishers: BTreeMap::new(),
@@ -107,9 +90,10 @@ impl Orchestrator {
     /// timeout passed, printing the live view each view interval.
     ///
     /// It first waits, up to the heartbeat timeout, until every configured node has
-    /// sent a heartbeat, and then starts with the nodes it heard from.
+    /// sent a heartbeat, and then starts with the nodes it heard from. With each batch it
+    /// also checks the nodes' health and resends overdue assignments.
     pub(crate) async fn run(&mut self) -> RunOutcome {
-        let started = self.shared.console.started;
+        let started = self.orchestrator.started();
         let deadline = tokio::time::Instant::from_std(started + self.config.run_timeout);
         self.wait_for_nodes(deadline).await;
 
@@ -127,9 +111,10 @@ impl Orchestrator {
                 break false;
             }
             tokio::select! {
-                () = self.shared.changed.notified() => {}
+                () = self.orchestrator.changed() => {}
                 _ = batches.tick() => {
                     self.check_health();
+                    self.resend_overdue().await;
                     self.assign_batch().await;
                 }
                 _ = views.tick() => {
@@ -161,7 +146,7 @@ impl Orchestrator {
                 return;
             }
             tokio::select! {
-                () = self.shared.changed.notified() => {}
+                () = self.orchestrator.changed() => {}
                 () = tokio::time::sleep_until(deadline) => {
                     tracing::warn!(
                         joined,
@@ -189,71 +174,106 @@ impl Orchestrator {
             } else {
                 format!("requeued {}", requeued.join(", "))
             };
-            self.shared.console.line(format_args!(
+            self.orchestrator.print(format_args!(
                 "{node_id} is UNHEALTHY: no heartbeat for {:.1} s; {requeued}",
                 silence.as_secs_f64()
             ));
         }
     }
 
+    /// Sends again, with the same attempt number, the assignments of jobs that had no
+    /// status report for the status timeout. A resend that fails to publish is logged and
+    /// tried again after another status timeout.
+    async fn resend_overdue(&mut self) {
+        let timeout = self.config.status_timeout;
+        let overdue = self.table().take_overdue(Instant::now(), timeout);
+        if overdue.is_empty() {
+            return;
+        }
+        let ids: Vec<&str> = overdue.iter().map(|job| job.job_id.as_str()).collect();
+        tracing::info!(
+            jobs = ?ids,
+            ?timeout,
+            "no job status within the status timeout; resending the assignments"
+        );
+        self.orchestrator.print(format_args!(
+            "no status for {:.1} s; resent {}",
+            timeout.as_secs_f64(),
+            ids.join(", ")
+        ));
+        for job in &overdue {
+            if let Err(error) = self.publish(job).await {
+                tracing::warn!(
+                    job = %job.job_id,
+                    node = %job.node_id,
+                    attempt = job.attempt,
+                    error = %error,
+                    "failed to resend job assignment"
+                );
+            }
+        }
+    }
+
     /// Sends the next batch of assignments. A job whose assignment fails to publish goes
     /// back to the front of the queue.
     async fn assign_batch(&mut self) {
-        let assignments = self.table().assign_batch(self.config.batch_size);
+        let assignments = self
+            .table()
+            .assign_batch(self.config.batch_size, Instant::now());
         for job in assignments {
-            let result = match self.publisher_for(&job.node_id) {
-                Ok(publisher) => publisher.publish(&job).await.map_err(BoxError::from),
-                Err(error) => Err(error),
-            };
-            match result {
+            match self.publish(&job).await {
                 Ok(()) => {
-                    tracing::debug!(job = %job.job_id, node = %job.node_id, attempt = job.attempt, "job assigned");
+                    tracing::debug!(
+                        job = %job.job_id,
+                        node = %job.node_id,
+                        attempt = job.attempt,
+                        "job assigned"
+                    );
                 }
                 Err(error) => {
-                    tracing::warn!(job = %job.job_id, node = %job.node_id, error = %error, "failed to publish job assignment, requeued the job");
+                    tracing::warn!(
+                        job = %job.job_id,
+                        node = %job.node_id,
+                        error = %error,
+                        "failed to publish job assignment; requeued the job"
+                    );
                     self.table().unassign(&job);
                 }
             }
         }
     }
 
-    /// Returns the publisher to `node_id`, building it on first use.
-    fn publisher_for(&mut self, node_id: &str) -> Result<&CountingPublisher, BoxError> {
-        match self.publishers.entry(node_id.to_owned()) {
-            Entry::Occupied(entry) => Ok(entry.into_mut()),
+    /// Publishes `job` to its node, building the node's publisher on first use.
+    async fn publish(&mut self, job: &JobAssigned) -> Result<(), BoxError> {
+        let publisher = match self.publishers.entry(job.node_id.clone()) {
+            Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
                 let publisher = Publisher::builder(self.client.clone())
                     .name(NAME)
-                    .destination_prefix(self.subjects.node(node_id))
+                    .destination_prefix(self.subjects.node(&job.node_id))
                     .build()?;
-                Ok(entry.insert(CountingPublisher::new(publisher)))
+                entry.insert(publisher)
             }
-        }
+        };
+        publisher.publish(job).await?;
+        Ok(())
     }
 
     fn print_view(&self) {
-        if self.shared.console.enabled {
+        if self.orchestrator.live_view() {
             let line = self.table().view_line();
-            self.shared.console.line(line);
+            self.orchestrator.print(line);
         }
     }
 
     /// Locks the job table.
     pub(crate) fn table(&self) -> MutexGuard<'_, JobTable> {
-        lock(&self.shared.table)
+        self.orchestrator.table()
     }
 
-    /// Returns the number of assignments published, over all nodes.
-    pub(crate) fn sent(&self) -> u64 {
-        self.publishers.values().map(CountingPublisher::sent).sum()
-    }
-
-    /// Returns the number of assignments that failed to publish, over all nodes.
-    pub(crate) fn publish_errors(&self) -> u64 {
-        self.publishers
-            .values()
-            .map(CountingPublisher::failed)
-            .sum()
+    /// Returns the counters of the orchestrator's publishers, one per node it sent to.
+    pub(crate) fn publisher_stats(&self) -> Vec<PublisherStats> {
+        self.publishers.values().map(Publisher::stats).collect()
     }
 
     /// Returns the counters of the orchestrator's subscriber.
@@ -261,124 +281,27 @@ impl Orchestrator {
         self.subscriber.stats()
     }
 
-    /// Waits until the server has received everything the orchestrator published.
-    pub(crate) async fn flush(&self) -> Result<(), async_nats::client::FlushError> {
-        self.client.flush().await
+    /// Returns the number of times the orchestrator's connection was re-established
+    /// after a loss.
+    pub(crate) fn reconnects(&self) -> u64 {
+        super::reconnects(&self.client)
+    }
+
+    /// Closes the publishers, which flushes what they sent.
+    pub(crate) async fn close_publishers(&self) {
+        for (node_id, publisher) in &self.publishers {
+            if let Err(error) = publisher.close().await {
+                tracing::warn!(
+                    node = %node_id,
+                    error = %error,
+                    "failed to flush the orchestrator's publisher"
+                );
+            }
+        }
     }
 
     /// Unsubscribes, after the message being handled, if any.
     pub(crate) async fn close(&self) {
         self.subscriber.close().await;
     }
-}
-
-impl Shared {
-    /// Applies a node's report on a job.
-    ///
-    /// # Errors
-    ///
-    /// Returns an error, which the subscriber counts as a handler error, for a job id
-    /// that this run did not create.
-    fn on_job_status(&self, status: JobStatus) -> Result<(), BoxError> {
-        let outcome = lock(&self.table).apply_status(&status);
-        match outcome {
-            StatusOutcome::Applied { finished } => {
-                if status.state == JobState::Failed {
-                    let reason = status.error.as_deref().unwrap_or("no reason given");
-                    self.console.line(format_args!(
-                        "{} failed on {} (attempt {}): {reason}",
-                        status.job_id, status.node_id, status.attempt
-                    ));
-                }
-                if finished {
-                    self.changed.notify_one();
-                }
-                Ok(())
-            }
-            StatusOutcome::UnknownJob => {
-                Err(format!("status report for unknown job {:?}", status.job_id).into())
-            }
-            StatusOutcome::Stale => {
-                tracing::debug!(
-                    job = %status.job_id,
-                    node = %status.node_id,
-                    attempt = status.attempt,
-                    state = ?status.state,
-                    "ignoring report on a reassigned attempt"
-                );
-                Ok(())
-            }
-            StatusOutcome::OutOfOrder { phase } => {
-                tracing::warn!(
-                    job = %status.job_id,
-                    node = %status.node_id,
-                    state = ?status.state,
-                    ?phase,
-                    "ignoring out-of-order job status"
-                );
-                Ok(())
-            }
-        }
-    }
-
-    /// Records a heartbeat.
-    ///
-    /// # Errors
-    ///
-    /// Returns an error, which the subscriber counts as a handler error, when the node
-    /// id cannot be used as a subject token, because the orchestrator could not send
-    /// jobs to that node.
-    fn on_heartbeat(&self, heartbeat: Heartbeat) -> Result<(), BoxError> {
-        let valid_id = !heartbeat.node_id.is_empty()
-            && heartbeat
-                .node_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid_id {
-            return Err(format!(
-                "invalid node id {:?} in heartbeat: use ASCII letters, digits, '-' and '_'",
-                heartbeat.node_id
-            )
-            .into());
-        }
-        let change = lock(&self.table).record_heartbeat(&heartbeat, Instant::now());
-        match change {
-            Some(HealthChange::Joined) => {
-                tracing::debug!(node = %heartbeat.node_id, "node joined");
-                self.console
-                    .line(format_args!("{} joined", heartbeat.node_id));
-                self.changed.notify_one();
-            }
-            Some(HealthChange::Recovered) => {
-                tracing::info!(node = %heartbeat.node_id, "node is healthy again");
-                self.console
-                    .line(format_args!("{} is healthy again", heartbeat.node_id));
-                self.changed.notify_one();
-            }
-            Some(HealthChange::Unhealthy { .. }) | None => {}
-        }
-        Ok(())
-    }
-}
-
-/// Prints lines of the live view to stdout, each prefixed with the time since start.
-struct Console {
-    enabled: bool,
-    started: Instant,
-}
-
-impl Console {
-    fn line(&self, text: impl Display) {
-        if self.enabled {
-            println!("{:>6.1}s  {text}", self.started.elapsed().as_secs_f64());
-        }
-    }
-}
-
-/// Locks `mutex`, recovering the data if a holder panicked, because every critical
-/// section here leaves the table valid.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

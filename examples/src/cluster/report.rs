@@ -23,19 +23,39 @@ pub struct Report {
     /// Assignments after a job's first one, made after its node became unhealthy or an
     /// assignment failed to publish.
     pub reassignments: usize,
+    /// Assignments sent again, with the same attempt number, because the orchestrator had
+    /// no status report on the job for the status timeout.
+    pub redeliveries: usize,
+    /// Assignments that nodes did not run because they had seen the message id, or had
+    /// that attempt of the job or a newer one.
+    pub duplicate_assignments: u64,
+    /// Times a participant's connection was re-established after a loss, over all
+    /// participants.
+    pub reconnects: u64,
     /// Per node, by id.
     pub nodes: BTreeMap<String, NodeSummary>,
-    /// Messages that publishers handed to their NATS clients, over all publishers.
+    /// Messages that publishers handed to their NATS clients, over all publishers
+    /// (`PublisherStats::published`).
     pub messages_sent: u64,
-    /// Messages that subscribers took from NATS, over all subscribers.
+    /// Envelope bytes that publishers handed to their NATS clients, over all publishers.
+    pub bytes_sent: u64,
+    /// Messages that subscribers took from NATS, over all subscribers
+    /// (`SubscriberStats::received`).
     pub messages_received: u64,
     /// Publishes that returned an error, over all publishers.
     pub publish_errors: u64,
     /// Messages whose envelope or payload failed to decode, over all subscribers.
     pub decode_errors: u64,
-    /// Messages for which a handler returned an error or panicked, over all
+    /// Messages for which a handler returned an error, panicked or timed out, over all
     /// subscribers.
     pub handler_errors: u64,
+    /// Messages that no handler of their subscriber takes, over all subscribers. Each
+    /// subscription receives only the types its handlers take, so this is 0 unless
+    /// something else publishes to the cluster's subjects.
+    pub unhandled_messages: u64,
+    /// Messages dropped because a subscriber's pending queue was full, over all
+    /// subscribers.
+    pub dropped_messages: u64,
     /// The run timeout passed before every job reached a final state.
     pub timed_out: bool,
     /// Duration of the run in milliseconds, from the orchestrator's start to the last
@@ -122,13 +142,23 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "messages: {} sent, {} received, {} publish errors, {} decode errors, {} handler \
-             errors",
+            "messages: {} sent ({} bytes), {} received, {} publish errors, {} decode errors, \
+             {} handler errors, {} unhandled, {} dropped",
             self.messages_sent,
+            self.bytes_sent,
             self.messages_received,
             self.publish_errors,
             self.decode_errors,
-            self.handler_errors
+            self.handler_errors,
+            self.unhandled_messages,
+            self.dropped_messages
+        )?;
+        writeln!(
+            f,
+            "recovery: {}, {} resent, {} ignored as duplicates",
+            plural(self.reconnects, "reconnect"),
+            plural(self.redeliveries as u64, "assignment"),
+            self.duplicate_assignments
         )?;
         let mut result = String::from(if self.success {
             "result: success"
@@ -161,6 +191,9 @@ mod tests {
             unfinished: 0,
             unexpected_outcomes: 0,
             reassignments: 0,
+            redeliveries: 0,
+            duplicate_assignments: 0,
+            reconnects: 0,
             nodes: BTreeMap::from([(
                 "node-1".to_owned(),
                 NodeSummary {
@@ -171,10 +204,13 @@ mod tests {
                 },
             )]),
             messages_sent: 12,
+            bytes_sent: 3456,
             messages_received: 12,
             publish_errors: 0,
             decode_errors: 0,
             handler_errors: 0,
+            unhandled_messages: 0,
+            dropped_messages: 0,
             timed_out: false,
             elapsed_ms: 1234,
             success: true,
@@ -189,6 +225,8 @@ mod tests {
         assert_eq!(value["completed"], 2);
         assert_eq!(value["nodes"]["node-1"]["completed"], 2);
         assert_eq!(value["decode_errors"], 0);
+        assert_eq!(value["unhandled_messages"], 0);
+        assert_eq!(value["bytes_sent"], 3456);
         assert_eq!(value["success"], true);
     }
 
@@ -197,6 +235,17 @@ mod tests {
         let text = report().to_string();
         assert!(text.starts_with("summary: 3 jobs in 1.2 s: 2 completed, 1 failed (1 planned)"));
         assert!(text.ends_with("result: success"), "{text}");
+    }
+
+    #[test]
+    fn text_lists_recovery_counts() {
+        let mut recovered = report();
+        recovered.reconnects = 4;
+        recovered.redeliveries = 1;
+        recovered.duplicate_assignments = 2;
+        let text = recovered.to_string();
+        let expected = "recovery: 4 reconnects, 1 assignment resent, 2 ignored as duplicates";
+        assert!(text.contains(expected), "{text}");
     }
 
     #[test]

@@ -147,7 +147,9 @@ impl Subscriber {
     /// messages. May be called more than once.
     ///
     /// Each subject gets its own NATS subscription and task; messages of one
-    /// subscription are handled one at a time, in arrival order.
+    /// subscription are handled one at a time, in arrival order. It returns once the
+    /// server has registered the subscriptions (it waits up to 5 s for the server to
+    /// confirm), so a message published afterwards, from any connection, is received.
     ///
     /// # Errors
     ///
@@ -181,6 +183,7 @@ impl Subscriber {
                 (self.spawn_intake)(subscription, self.shutdown.subscribe(), self.max_pending);
             self.lock_tasks().push(task);
         }
+        sync_with_server(&self.client).await;
         Ok(())
     }
 
@@ -233,6 +236,33 @@ impl Drop for Subscriber {
         // Tasks see the flag and unsubscribe on their own.
         self.shutdown.send_replace(true);
     }
+}
+
+/// How long [`sync_with_server`] waits for its own message to come back.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Waits until the server has processed everything this client sent before, by
+/// sending a message to a fresh inbox of the client's and waiting for it.
+///
+/// `async_nats::Client::flush` only waits for the bytes to leave the socket, so a
+/// message published right after it from another connection could reach the server
+/// before the subscription. The server handles one connection's commands in order, so
+/// once the message comes back, the earlier subscriptions are in place. When the server
+/// does not answer within [`SYNC_TIMEOUT`] this gives up quietly: the client registers
+/// its subscriptions again when it reconnects.
+async fn sync_with_server(client: &async_nats::Client) {
+    let inbox = client.new_inbox();
+    let Ok(mut probe) = client.subscribe(inbox.clone()).await else {
+        return;
+    };
+    let round_trip = async {
+        client.publish(inbox, bytes::Bytes::new()).await.ok()?;
+        probe.next().await
+    };
+    if tokio::time::timeout(SYNC_TIMEOUT, round_trip).await.is_err() {
+        tracing::debug!("server did not confirm the subscriptions in time");
+    }
+    let _ = probe.unsubscribe().await;
 }
 
 /// Takes the messages of one subscription and runs them through the pipeline.

@@ -21,7 +21,7 @@ fn status(assignment: &JobAssigned, state: JobState) -> JobStatus {
 
 fn finish(table: &mut JobTable, assignment: &JobAssigned, state: JobState) {
     for step in [JobState::Accepted, JobState::Running, state] {
-        let outcome = table.apply_status(&status(assignment, step));
+        let outcome = table.apply_status(&status(assignment, step), Instant::now());
         assert!(
             matches!(outcome, StatusOutcome::Applied { .. }),
             "{step:?}: {outcome:?}"
@@ -32,7 +32,7 @@ fn finish(table: &mut JobTable, assignment: &JobAssigned, state: JobState) {
 #[test]
 fn nothing_is_assigned_without_healthy_node() {
     let mut table = JobTable::new(3, 0);
-    assert!(table.assign_batch(3).is_empty());
+    assert!(table.assign_batch(3, Instant::now()).is_empty());
     assert_eq!(table.count(Phase::Pending), 3);
 }
 
@@ -49,7 +49,7 @@ fn assignments_spread_over_least_loaded_nodes() {
         Some(HealthChange::Joined)
     );
 
-    let batch = table.assign_batch(3);
+    let batch = table.assign_batch(3, Instant::now());
     let nodes: Vec<&str> = batch.iter().map(|job| job.node_id.as_str()).collect();
     assert_eq!(nodes, ["node-1", "node-2", "node-1"]);
     assert_eq!(batch[0].job_id, "job-0001");
@@ -62,7 +62,7 @@ fn assignments_spread_over_least_loaded_nodes() {
 fn status_reports_move_job_to_final_state() {
     let mut table = JobTable::new(1, 0);
     table.record_heartbeat(&heartbeat("node-1", 1), Instant::now());
-    let assignment = table.assign_batch(1).remove(0);
+    let assignment = table.assign_batch(1, Instant::now()).remove(0);
 
     finish(&mut table, &assignment, JobState::Completed);
 
@@ -75,24 +75,19 @@ fn status_reports_move_job_to_final_state() {
 fn out_of_order_and_repeated_reports_are_ignored() {
     let mut table = JobTable::new(1, 0);
     table.record_heartbeat(&heartbeat("node-1", 1), Instant::now());
-    let assignment = table.assign_batch(1).remove(0);
+    let assignment = table.assign_batch(1, Instant::now()).remove(0);
     finish(&mut table, &assignment, JobState::Failed);
 
-    let late_running = table.apply_status(&status(&assignment, JobState::Running));
+    let late_running = table.apply_status(&status(&assignment, JobState::Running), Instant::now());
     assert_eq!(
         late_running,
         StatusOutcome::OutOfOrder {
             phase: Phase::Failed
         }
     );
-    let repeated = table.apply_status(&status(&assignment, JobState::Failed));
-    assert_eq!(
-        repeated,
-        StatusOutcome::OutOfOrder {
-            phase: Phase::Failed
-        }
-    );
-    let flipped = table.apply_status(&status(&assignment, JobState::Completed));
+    let repeated = table.apply_status(&status(&assignment, JobState::Failed), Instant::now());
+    assert_eq!(repeated, StatusOutcome::Repeated);
+    let flipped = table.apply_status(&status(&assignment, JobState::Completed), Instant::now());
     assert_eq!(
         flipped,
         StatusOutcome::OutOfOrder {
@@ -115,9 +110,15 @@ fn unknown_job_is_reported() {
         },
         JobState::Accepted,
     );
-    assert_eq!(table.apply_status(&report), StatusOutcome::UnknownJob);
+    assert_eq!(
+        table.apply_status(&report, Instant::now()),
+        StatusOutcome::UnknownJob
+    );
     report.job_id = "job-0001".into();
-    assert_eq!(table.apply_status(&report), StatusOutcome::Stale);
+    assert_eq!(
+        table.apply_status(&report, Instant::now()),
+        StatusOutcome::Stale
+    );
 }
 
 #[test]
@@ -125,7 +126,7 @@ fn silent_node_loses_its_jobs() {
     let mut table = JobTable::new(2, 0);
     let start = Instant::now();
     table.record_heartbeat(&heartbeat("node-1", 1), start);
-    let first = table.assign_batch(2);
+    let first = table.assign_batch(2, Instant::now());
     assert_eq!(first.len(), 2);
     finish(&mut table, &first[0], JobState::Completed);
 
@@ -145,17 +146,17 @@ fn silent_node_loses_its_jobs() {
     assert_eq!(*silence, Duration::from_secs(4));
     assert_eq!(requeued, &["job-0002"]);
     assert!(
-        table.assign_batch(2).is_empty(),
+        table.assign_batch(2, Instant::now()).is_empty(),
         "an unhealthy node must get no jobs"
     );
 
     // A report on the requeued attempt is stale.
-    let stale = table.apply_status(&status(&first[1], JobState::Accepted));
+    let stale = table.apply_status(&status(&first[1], JobState::Accepted), start);
     assert_eq!(stale, StatusOutcome::Stale);
 
     // Another node joins and gets the job as attempt 2.
     table.record_heartbeat(&heartbeat("node-2", 1), start + Duration::from_secs(4));
-    let second = table.assign_batch(2);
+    let second = table.assign_batch(2, Instant::now());
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].job_id, "job-0002");
     assert_eq!(second[0].node_id, "node-2");
@@ -192,7 +193,7 @@ fn fail_every_plans_failures() {
 fn failed_job_planned_to_complete_is_unexpected() {
     let mut table = JobTable::new(1, 0);
     table.record_heartbeat(&heartbeat("node-1", 1), Instant::now());
-    let assignment = table.assign_batch(1).remove(0);
+    let assignment = table.assign_batch(1, Instant::now()).remove(0);
     finish(&mut table, &assignment, JobState::Failed);
     assert_eq!(table.unexpected_outcomes(), 1);
 }
@@ -201,10 +202,10 @@ fn failed_job_planned_to_complete_is_unexpected() {
 fn unassigned_job_returns_to_queue_front() {
     let mut table = JobTable::new(2, 0);
     table.record_heartbeat(&heartbeat("node-1", 1), Instant::now());
-    let batch = table.assign_batch(1);
+    let batch = table.assign_batch(1, Instant::now());
     table.unassign(&batch[0]);
     assert_eq!(table.count(Phase::Pending), 2);
-    let retry = table.assign_batch(1);
+    let retry = table.assign_batch(1, Instant::now());
     assert_eq!(retry[0].job_id, "job-0001");
     assert_eq!(retry[0].attempt, 2);
 }
@@ -213,11 +214,79 @@ fn unassigned_job_returns_to_queue_front() {
 fn view_line_lists_phases_and_nodes() {
     let mut table = JobTable::new(2, 0);
     table.record_heartbeat(&heartbeat("node-1", 1), Instant::now());
-    table.assign_batch(1);
+    table.assign_batch(1, Instant::now());
     let line = table.view_line();
     assert_eq!(
         line,
         "jobs: 1 pending, 1 assigned, 0 accepted, 0 running, 0 completed, 0 failed  \
          |  node-1 healthy (1 active, 0 done)"
     );
+}
+
+#[test]
+fn silent_job_is_resent_with_same_attempt() {
+    let mut table = JobTable::new(2, 0);
+    let start = Instant::now();
+    table.record_heartbeat(&heartbeat("node-1", 1), start);
+    let batch = table.assign_batch(2, start);
+    let timeout = Duration::from_secs(2);
+
+    assert!(
+        table
+            .take_overdue(start + Duration::from_secs(1), timeout)
+            .is_empty()
+    );
+    // A report restarts the deadline of job-0001 only.
+    let report = status(&batch[0], JobState::Accepted);
+    let outcome = table.apply_status(&report, start + Duration::from_secs(1));
+    assert_eq!(outcome, StatusOutcome::Applied { finished: false });
+
+    let overdue = table.take_overdue(start + Duration::from_millis(2500), timeout);
+    assert_eq!(overdue, [batch[1].clone()]);
+    assert_eq!(table.redeliveries(), 1);
+    assert_eq!(table.reassignments(), 0);
+    assert_eq!(table.count(Phase::Assigned), 1);
+
+    // The redelivery restarted the deadline of job-0002.
+    let later = table.take_overdue(start + Duration::from_millis(3500), timeout);
+    let ids: Vec<&str> = later.iter().map(|job| job.job_id.as_str()).collect();
+    assert_eq!(ids, ["job-0001"]);
+}
+
+#[test]
+fn repeated_report_restarts_deadline() {
+    let mut table = JobTable::new(1, 0);
+    let start = Instant::now();
+    table.record_heartbeat(&heartbeat("node-1", 1), start);
+    let assignment = table.assign_batch(1, start).remove(0);
+    let timeout = Duration::from_secs(2);
+    let running = status(&assignment, JobState::Running);
+    table.apply_status(&running, start);
+
+    let again = table.apply_status(&running, start + Duration::from_secs(2));
+
+    assert_eq!(again, StatusOutcome::Repeated);
+    assert!(
+        table
+            .take_overdue(start + Duration::from_secs(3), timeout)
+            .is_empty()
+    );
+    assert_eq!(table.count(Phase::Running), 1);
+}
+
+#[test]
+fn finished_and_unhealthy_jobs_are_not_resent() {
+    let mut table = JobTable::new(2, 0);
+    let start = Instant::now();
+    table.record_heartbeat(&heartbeat("node-1", 1), start);
+    let batch = table.assign_batch(2, start);
+    finish(&mut table, &batch[0], JobState::Completed);
+    let timeout = Duration::from_secs(2);
+    table.check_health(start + Duration::from_secs(4), Duration::from_secs(3));
+
+    let overdue = table.take_overdue(start + Duration::from_secs(4), timeout);
+
+    assert!(overdue.is_empty(), "{overdue:?}");
+    assert_eq!(table.count(Phase::Pending), 1);
+    assert_eq!(table.redeliveries(), 0);
 }
