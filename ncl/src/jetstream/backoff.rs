@@ -28,7 +28,7 @@ use std::time::Duration;
 pub struct Backoff {
     /// Delay after the first failed delivery.
     pub initial: Duration,
-    /// Multiplier applied for each further failed delivery; at least 1.
+    /// Multiplier applied for each further failed delivery, at least 1.
     pub factor: f64,
     /// Upper bound of every delay.
     pub max: Duration,

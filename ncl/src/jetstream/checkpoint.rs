@@ -26,7 +26,7 @@ fn checkpoint_of(message: &AnyMessage) -> Result<i64, CheckpointError> {
 ///
 /// Clones share the value, so a test or a status page can read it with
 /// [`MemoryCheckpointer::value`] while the subscriber owns another clone. The value is
-/// lost when the process exits; use [`FileCheckpointer`] to keep it across restarts.
+/// lost when the process exits, so use [`FileCheckpointer`] to keep it across restarts.
 ///
 /// # Examples
 ///
@@ -83,7 +83,7 @@ impl Checkpointer for MemoryCheckpointer {
 /// Keeps the highest stream sequence checkpointed in a file, so that it survives a
 /// restart of the process.
 ///
-/// The file holds the sequence in decimal and a newline. Each new checkpoint is written
+/// The file contains the sequence in decimal and a newline. Each new checkpoint is written
 /// to a temporary file in the same directory, flushed to disk with `fsync`, renamed over
 /// the checkpoint file, and the directory is synced as well (on Unix). A crash therefore
 /// leaves either the old or the new value, never a torn one, and
@@ -132,15 +132,15 @@ enum FileRequest {
 }
 
 impl FileCheckpointer {
-    /// Opens the checkpoint file at `path`, reading its value; a missing file counts as
-    /// 0. The file's directory must exist. Starts the file thread.
+    /// Opens the checkpoint file at `path` and reads its value, counting a missing file
+    /// as 0. The file's directory must exist. Starts the file thread.
     ///
     /// The read is a small blocking read, fine to do once at startup.
     ///
     /// # Errors
     ///
     /// Returns [`CheckpointError::Read`] when the file or its directory cannot be read,
-    /// [`CheckpointError::Corrupt`] when the file holds no decimal number, and
+    /// [`CheckpointError::Corrupt`] when the file contains no decimal number, and
     /// [`CheckpointError::Write`] when the file thread cannot be started.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
         let path = path.as_ref().to_path_buf();
@@ -211,7 +211,7 @@ impl Checkpointer for FileCheckpointer {
         }
     }
 
-    /// Reads the value in the file; a missing file counts as 0.
+    /// Reads the value in the file, counting a missing file as 0.
     ///
     /// # Errors
     ///
@@ -264,7 +264,7 @@ impl FileThread {
             if let Some(value) = writes.iter().map(|(value, _)| *value).max() {
                 let result = self.write_at_least(value);
                 for (_, done) in writes {
-                    // The requester may have been cancelled; the value is on disk anyway.
+                    // The requester may have been cancelled, but the value is on disk.
                     let _ = done.send(result.clone());
                 }
             }
@@ -307,7 +307,7 @@ fn sync_directory(directory: &Path) -> io::Result<()> {
     File::open(directory)?.sync_all()
 }
 
-/// Directories cannot be opened as files here; the rename is as durable as the
+/// Directories cannot be opened as files here, so the rename is as durable as the
 /// platform makes it.
 #[cfg(not(unix))]
 fn sync_directory(_directory: &Path) -> io::Result<()> {

@@ -13,8 +13,8 @@ use crate::{EnvelopeSerializer, EnvelopeVersion};
 ///
 /// They are set as NATS headers on every dead letter. When the original envelope
 /// decoded, they are also added to the envelope's metadata, which keeps the original
-/// keys (`MessageID`, `Type`, …) and payload; when it did not, the original bytes are
-/// forwarded unchanged and only the headers describe them.
+/// keys (`MessageID`, `Type`, …) and payload. When it did not, the original bytes are
+/// forwarded unchanged, and only the headers describe them.
 pub mod keys {
     /// Why the message failed: the error text of its last delivery, at most 1,024 bytes.
     pub const ERROR: &str = "DeadLetter-Error";
@@ -33,11 +33,11 @@ pub mod keys {
     pub const CONSUMER: &str = "DeadLetter-Consumer";
 }
 
-/// Longest error text carried, in bytes, so that a long error cannot push the dead
-/// letter over the server's `max_payload`.
+/// Maximum length of the error text carried, in bytes, so that a long error cannot push
+/// the dead letter over the server's `max_payload`.
 const MAX_ERROR_LEN: usize = 1024;
 
-/// Where dead letters go.
+/// The destination of dead letters.
 #[derive(Clone, Debug)]
 pub(super) enum Target {
     /// A stream stores the subject: publish through JetStream and wait for its ack.
@@ -99,7 +99,7 @@ impl DeadLetter {
         ];
         let mut headers = HeaderMap::new();
         for (key, value) in &entries {
-            // Header values cannot hold line breaks; the client replaces them.
+            // Header values cannot contain line breaks, so the client replaces them.
             headers.insert(*key, value.clone());
         }
         let mut dead_letter = Self {

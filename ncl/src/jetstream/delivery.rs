@@ -58,6 +58,7 @@ where
         deliveries,
     };
 
+    engine.metrics.delivered(deliveries);
     if engine.settings.skips_checkpointed() {
         match engine.pipeline.checkpointer.last_checkpoint().await {
             Ok(last) if is_at_or_below(stream_sequence, last) => {
@@ -68,6 +69,7 @@ where
                     "skipping message at or below the checkpoint"
                 );
                 engine.counters.skipped();
+                engine.metrics.skipped();
                 delivery.ack().await;
                 return;
             }
@@ -164,7 +166,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Delivery<'_, H, F, C> {
         }
     }
 
-    /// Publishes the dead letter and acknowledges the original; retries the original
+    /// Publishes the dead letter and acknowledges the original, or retries the original
     /// when the publish fails.
     async fn dead_letter(&self, stage: Failure, error: &str) {
         let engine = &self.session.engine;
@@ -189,6 +191,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Delivery<'_, H, F, C> {
         match published {
             Ok(()) => {
                 engine.counters.dead_lettered();
+                engine.metrics.dead_letter(stage, true);
                 if let Some(suppressed) = engine.log_limiter.allow(log_slot::DEAD_LETTERED) {
                     tracing::warn!(
                         subject = %self.message.subject,
@@ -206,6 +209,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Delivery<'_, H, F, C> {
             }
             Err(publish_error) => {
                 engine.counters.dead_letter_failed();
+                engine.metrics.dead_letter(stage, false);
                 if let Some(suppressed) = engine.log_limiter.allow(log_slot::DEAD_LETTER_FAILED) {
                     tracing::error!(
                         subject = %self.message.subject,
@@ -223,9 +227,11 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Delivery<'_, H, F, C> {
         }
     }
 
-    /// Sends an acknowledgement of `kind`; returns `false` when the client failed.
+    /// Sends an acknowledgement of `kind`, returning `false` when the client failed.
     async fn send(&self, kind: AckKind) -> bool {
-        match self.message.ack_with(kind).await {
+        let sent = self.message.ack_with(kind).await;
+        self.session.engine.metrics.ack(&kind, sent.is_ok());
+        match sent {
             Ok(()) => true,
             Err(error) => {
                 let engine = &self.session.engine;

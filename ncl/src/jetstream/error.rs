@@ -133,14 +133,15 @@ pub enum StartError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PublishError {
-    /// The publisher was closed; nothing was sent.
+    /// The publisher was closed, so nothing was sent.
     #[error("publisher is closed")]
     Closed,
     /// The core publisher rejected the message before sending it (invalid subject,
     /// payload or envelope), or failed to flush on close.
     #[error(transparent)]
     Core(crate::PublishError),
-    /// The message with its headers is larger than the server accepts; nothing was sent.
+    /// The message with its headers is larger than the server accepts, so nothing was
+    /// sent.
     #[error(
         "message to {subject:?} is {size} bytes of envelope, over the server's max_payload \
          of {limit} bytes with headers; send a smaller payload or raise max_payload"
@@ -160,7 +161,7 @@ pub enum PublishError {
         subject: String,
     },
     /// The stream did not acknowledge the message in time. It may or may not be
-    /// stored; publishing it again with the same `MessageID` is safe within the
+    /// stored, and publishing it again with the same `MessageID` is safe within the
     /// stream's duplicate window.
     #[error(
         "no publish acknowledgement for message {message_id:?} on {subject:?} within \
@@ -226,7 +227,7 @@ pub enum CheckpointError {
         #[source]
         source: std::io::Error,
     },
-    /// The checkpoint file holds something other than a decimal sequence.
+    /// The checkpoint file contains something other than a decimal sequence.
     #[error(
         "checkpoint file {path:?} contains {content:?}, not a decimal stream sequence; \
          fix or delete the file (deleting it makes the subscriber handle the whole stream \

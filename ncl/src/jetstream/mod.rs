@@ -14,7 +14,7 @@
 //!   steps as on the core subscriber (envelope, filter, payload, handlers, checkpoint);
 //!   it is acknowledged only when all of them succeeded, so delivery is at least once. A
 //!   failed message is negatively acknowledged with a delay from a [`Backoff`] and
-//!   delivered again; after the configured number of deliveries it goes to a
+//!   delivered again. After the configured number of deliveries it goes to a
 //!   dead-letter subject. A message whose envelope or payload type cannot be decoded can
 //!   never succeed, so it is dead-lettered at its first delivery.
 //! - [`FileCheckpointer`] and [`MemoryCheckpointer`] record the stream sequence of each
@@ -85,3 +85,20 @@ pub use self::subscriber::{
     DEFAULT_ACK_WAIT, DEFAULT_CONCURRENCY, DEFAULT_MAX_DELIVERIES, DEFAULT_PULL_EXPIRY, Subscriber,
     SubscriberBuilder,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        assert_send_sync::<Subscriber>();
+        assert_send_sync::<Publisher>();
+        assert_send_sync::<PendingAck>();
+        assert_send_sync::<FileCheckpointer>();
+        assert_send_sync::<MemoryCheckpointer>();
+        assert_send_sync::<DurableStats>();
+    }
+}

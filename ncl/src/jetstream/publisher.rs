@@ -11,8 +11,10 @@ use async_nats::jetstream::context::{
 };
 use async_nats::jetstream::message::PublishMessage;
 use futures_util::future::BoxFuture;
+use tracing::Instrument;
 
 use super::{PublishAck, PublishError};
+use crate::telemetry::{self, AckMetrics, AckTracker};
 use crate::{DEFAULT_PUBLISH_TIMEOUT, EnvelopeSerializer, Metadata, Payload, PayloadRegistry};
 
 /// Publishes typed messages to a JetStream stream and returns the stream's
@@ -22,12 +24,12 @@ use crate::{DEFAULT_PUBLISH_TIMEOUT, EnvelopeSerializer, Metadata, Payload, Payl
 /// [`Publisher`](crate::Publisher): `Source`, `EventTime`, `MessageID`, `Type` and
 /// `PayloadEncoding`, then the envelope. The `Nats-Msg-Id` header is set to the
 /// `MessageID`, so the stream stores a message once even when it is published again with
-/// the same `MessageID` within the stream's duplicate window (two minutes unless the
-/// stream sets `duplicate_window`); the second [`PublishAck`] then has `duplicate` set.
-/// This makes retrying after [`PublishError::AckTimeout`] safe: pass the same metadata
-/// again.
+/// the same `MessageID` within the stream's duplicate window. That window is two minutes
+/// unless the stream sets `duplicate_window`. The second [`PublishAck`] then has
+/// `duplicate` set. This makes retrying after [`PublishError::AckTimeout`] safe: pass
+/// the same metadata again.
 ///
-/// A publisher is cheap to clone; clones share the connection and settings.
+/// A publisher is cheap to clone, and clones share the connection and settings.
 ///
 /// # Examples
 ///
@@ -71,6 +73,7 @@ pub struct Publisher {
     /// Created on first use, because creating it spawns a task and so needs a runtime.
     context: Arc<OnceLock<async_nats::jetstream::Context>>,
     publish_timeout: Duration,
+    acks: AckMetrics,
 }
 
 impl Publisher {
@@ -142,7 +145,7 @@ impl Publisher {
     }
 
     /// Sends `event` with `metadata` and returns without waiting for the stream's
-    /// acknowledgement; await the returned [`PendingAck`] for it.
+    /// acknowledgement. Await the returned [`PendingAck`] for it.
     ///
     /// Sending many messages before awaiting their acknowledgements is much faster than
     /// awaiting each in turn. The client limits how many acknowledgements may be
@@ -160,6 +163,23 @@ impl Publisher {
     ///
     /// Dropping the future before it completes may or may not send the message.
     pub async fn send_publish<T: Payload>(
+        &self,
+        metadata: Metadata,
+        event: &T,
+    ) -> Result<PendingAck, PublishError> {
+        let span = telemetry::publish_span(self.name(), T::NAME);
+        let started = self.core.metrics().start();
+        let result = self.send(metadata, event).instrument(span.clone()).await;
+        let sent = result.as_ref().map(|pending| pending.size);
+        self.core.metrics().record_jetstream::<T>(started, sent);
+        if let Ok(pending) = &result {
+            telemetry::record_sent(&span, &pending.subject, &pending.message_id);
+        }
+        result
+    }
+
+    /// Sends `event` as [`Publisher::send_publish`] does, inside its span.
+    async fn send<T: Payload>(
         &self,
         mut metadata: Metadata,
         event: &T,
@@ -213,6 +233,8 @@ impl Publisher {
             subject: subject.to_string(),
             message_id,
             timeout: self.publish_timeout,
+            size,
+            telemetry: self.acks.sent::<T>(),
         })
     }
 
@@ -249,6 +271,9 @@ pub struct PendingAck {
     subject: String,
     message_id: String,
     timeout: Duration,
+    /// Envelope size in bytes.
+    size: usize,
+    telemetry: AckTracker,
 }
 
 impl PendingAck {
@@ -283,8 +308,11 @@ impl IntoFuture for PendingAck {
                 subject,
                 message_id,
                 timeout,
+                size: _,
+                telemetry,
             } = self;
-            ack.await
+            let result = ack
+                .await
                 .map_err(|source: NatsPublishError| match source.kind() {
                     PublishErrorKind::TimedOut => PublishError::AckTimeout {
                         subject,
@@ -297,7 +325,9 @@ impl IntoFuture for PendingAck {
                         message_id,
                         source,
                     },
-                })
+                });
+            telemetry.finish(&result);
+            result
         })
     }
 }
@@ -362,8 +392,10 @@ impl PublisherBuilder {
     /// blank name, both or neither destination, an invalid destination, or a default
     /// registry that cannot be built.
     pub fn build(self) -> Result<Publisher, crate::BuildError> {
+        let core = self.core.build()?;
         Ok(Publisher {
-            core: self.core.build()?,
+            acks: AckMetrics::new(core.name(), core.registry()),
+            core,
             client: self.client,
             context: Arc::new(OnceLock::new()),
             publish_timeout: self.publish_timeout,

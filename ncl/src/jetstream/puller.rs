@@ -1,5 +1,5 @@
-//! The pull task: asks the consumer for as many messages as there are free slots and
-//! hands each to a delivery task.
+//! The pull task: requests as many messages from the consumer as there are free slots
+//! and hands each to a delivery task.
 
 use std::collections::VecDeque;
 use std::future::pending;
@@ -30,21 +30,21 @@ const PULL_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// How often the pull task checks whether the client reconnected.
 const RECONNECT_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// What every delivery task of a started subscriber shares.
+/// State shared by every delivery task of a started subscriber.
 pub(super) struct Session<H, F, C> {
     pub(super) engine: Arc<Engine<H, F, C>>,
     pub(super) js: jetstream::Context,
     pub(super) dead_letter: Target,
 }
 
-/// A pull request the server may still answer.
+/// A pull request that the server may still respond to.
 #[derive(Debug)]
 struct PullRequest {
     /// The last token of the request's reply subject.
     id: u64,
     /// Messages asked for and not yet received.
     remaining: usize,
-    /// When to give up on the request if the server says nothing.
+    /// Time at which the request counts as lost if the server sent no status for it.
     deadline: Instant,
     /// The client's connect count when the request was sent.
     connects: u64,
@@ -91,7 +91,7 @@ struct Puller<H, F, C> {
 impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Puller<H, F, C> {
     /// Pulls and dispatches messages until shutdown, then drains.
     ///
-    /// At most one pull request is outstanding, and it asks for no more messages than
+    /// At most one pull request is outstanding, and it requests no more messages than
     /// there are free slots (`concurrency` minus the messages running or queued). All
     /// requests reply to subjects under one inbox subscription, each with its own last
     /// token, so a late status of an abandoned request is told apart from the current
@@ -152,8 +152,8 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Puller<H, F, C> {
                 _ = reconnect_check.tick() => {
                     let connects = self.connects();
                     if request.as_ref().is_some_and(|request| request.connects != connects) {
-                        // A restarted server forgot the request; a new one costs nothing
-                        // if it did not.
+                        // A restarted server forgot the request. If the server did not
+                        // restart, a second request costs nothing.
                         tracing::debug!("client reconnected; sending a new pull request");
                         request = None;
                     }
@@ -163,7 +163,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Puller<H, F, C> {
         self.drain(inbox, running, queued).await;
     }
 
-    /// Sends a pull request for `batch` messages; returns `None` when it failed.
+    /// Sends a pull request for `batch` messages, returning `None` when it failed.
     async fn pull(&mut self, batch: usize) -> Option<PullRequest> {
         let id = self.next_request_id;
         self.next_request_id += 1;
@@ -198,12 +198,12 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Puller<H, F, C> {
         }
     }
 
-    /// Sorts one message of the inbox: a delivery is queued and counted against the
-    /// current request; a status ends the current request, or is ignored when it
+    /// Sorts one message of the inbox. A delivery is queued and counted against the
+    /// current request. A status ends the current request, or is ignored when it
     /// belongs to an abandoned one.
     ///
     /// A delivery carries the subject it was published to, so it cannot be matched to
-    /// its request; a status carries the request's reply subject.
+    /// its request. A status carries the request's reply subject.
     fn receive(
         &self,
         message: async_nats::Message,
@@ -225,6 +225,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Puller<H, F, C> {
             });
             return;
         }
+
         let request_id = message
             .subject
             .rsplit('.')
@@ -237,12 +238,14 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Puller<H, F, C> {
         if status == StatusCode::IDLE_HEARTBEAT || !is_current {
             return;
         }
+
         *request = None;
         // 408: the request expired; 404: no messages. Both are the normal end of a
         // request, so the next one is sent at once.
         if status == StatusCode::TIMEOUT || status == StatusCode::NOT_FOUND {
             return;
         }
+
         // 503 (JetStream not ready, for example after a server restart), 409 (the
         // request was terminated, for example by a leader change) and anything else.
         *paused_until = Some(Instant::now() + PULL_RETRY_DELAY);

@@ -24,7 +24,7 @@ pub struct DurableStats {
     pub retried: u64,
     /// Messages published to the dead-letter subject.
     pub dead_lettered: u64,
-    /// Dead-letter publishes that failed; the message is retried.
+    /// Dead-letter publishes that failed. The message is retried.
     pub dead_letter_errors: u64,
     /// Acknowledgements (positive, negative or progress) that the client failed to send.
     pub ack_errors: u64,

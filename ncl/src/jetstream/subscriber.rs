@@ -18,6 +18,7 @@ use super::{Backoff, BuildError, DurableStats, StartError};
 use crate::handler::HandlerChain;
 use crate::subscriber::pipeline::Pipeline;
 use crate::subscriber::stats::{Counters, RateLimiter};
+use crate::telemetry::{DurableMetrics, SubscriberMetrics};
 use crate::{
     BoxError, Checkpointer, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, EnvelopeSerializer,
     MessageFilter, MessageHandler, NoopCheckpointer, NoopFilter, PayloadRegistry,
@@ -32,8 +33,8 @@ pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONCURRENCY: usize = 1;
 /// Default for [`SubscriberBuilder::pull_expiry`].
 pub const DEFAULT_PULL_EXPIRY: Duration = Duration::from_secs(5);
-/// Shortest pull expiry; shorter ones would make an idle subscriber poll the server in a
-/// tight loop.
+/// Minimum pull expiry, because shorter ones would make an idle subscriber poll the
+/// server in a tight loop.
 const MIN_PULL_EXPIRY: Duration = Duration::from_millis(100);
 /// Extra time [`Subscriber::close`] gives the pull task after the close timeout, for the
 /// acknowledgements it sends after its handlers finish.
@@ -68,9 +69,10 @@ pub(super) struct Engine<H, F, C> {
     pub(super) settings: Arc<Settings>,
     pub(super) counters: Arc<DurableCounters>,
     pub(super) log_limiter: RateLimiter,
+    pub(super) metrics: DurableMetrics,
 }
 
-/// What [`Subscriber::start`] set up on the server, handed to the pull task.
+/// The server-side setup made by [`Subscriber::start`], handed to the pull task.
 pub(super) struct Wiring {
     pub(super) js: async_nats::jetstream::Context,
     pub(super) dead_letter: Target,
@@ -126,8 +128,8 @@ enum State {
 /// A dead letter goes to [`SubscriberBuilder::dead_letter_subject`] with the error and
 /// delivery count added (see [`dead_letter_keys`](super::dead_letter_keys)). When
 /// publishing it fails, the message is negatively acknowledged and tried again. While a
-/// handler runs, the subscriber tells the server every half ack wait that the message
-/// is still in progress, so a slow handler does not cause a redelivery.
+/// handler runs, the subscriber sends the server an in-progress notice every half ack
+/// wait, so a slow handler does not cause a redelivery.
 ///
 /// With concurrency 1 the consumer allows one unacknowledged message, so messages are
 /// handled strictly in stream order: a message waiting for its retry holds back the
@@ -191,19 +193,24 @@ impl Subscriber {
     ///
     /// # Errors
     ///
-    /// Returns [`StartError::AlreadyStarted`] on a second call, [`StartError::Closed`]
-    /// after [`Subscriber::close`], [`StartError::Stream`] when the stream cannot be
-    /// found or created (for example when JetStream is disabled),
-    /// [`StartError::DeadLetterCaptured`] when the existing stream stores the
-    /// dead-letter subject, [`StartError::Consumer`] when the consumer cannot be
-    /// created or updated, and [`StartError::Checkpoint`] when the checkpointer cannot
-    /// report its position. Nothing is pulled after an error, and `start` may be called
-    /// again.
+    /// Nothing is pulled after an error, and `start` may be called again.
+    ///
+    /// - [`StartError::AlreadyStarted`]: a second call.
+    /// - [`StartError::Closed`]: a call after [`Subscriber::close`].
+    /// - [`StartError::Stream`]: the stream cannot be found or created, for example
+    ///   because JetStream is disabled.
+    /// - [`StartError::DeadLetterCaptured`]: the existing stream stores the dead-letter
+    ///   subject.
+    /// - [`StartError::DeadLetterLookup`]: the server did not report which stream
+    ///   stores the dead-letter subject.
+    /// - [`StartError::Consumer`]: the consumer cannot be created or updated.
+    /// - [`StartError::Checkpoint`]: the checkpointer cannot report its position.
+    /// - [`StartError::Subscribe`]: the client cannot subscribe to the pull inbox.
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future before it completes starts nothing; the stream or consumer may
-    /// have been created already, which a later call reuses.
+    /// Dropping the future before it completes starts nothing, but the stream or
+    /// consumer may have been created already, which a later call reuses.
     pub async fn start(&self) -> Result<(), StartError> {
         let mut state = self.state.lock().await;
         match *state {
@@ -281,12 +288,12 @@ impl Subscriber {
 
     /// Stops pulling and waits for the messages being handled.
     ///
-    /// Messages already handled are acknowledged; messages pulled but not yet started
+    /// Messages already handled are acknowledged. Messages pulled but not yet started
     /// are negatively acknowledged without delay, so the server delivers them again at
     /// once to the next subscriber of the durable. The wait is bounded by the close
-    /// timeout; a handler still running then is cancelled and its message is delivered
-    /// again after the ack wait. Calling it again, or before [`Subscriber::start`], only
-    /// marks the subscriber closed.
+    /// timeout. A handler still running then is cancelled, and its message is delivered
+    /// again after the ack wait. Calling `close` again, or before
+    /// [`Subscriber::start`], only marks the subscriber closed.
     ///
     /// # Cancel safety
     ///
@@ -314,7 +321,7 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        // The pull task sees the flag and shuts down on its own.
+        // The pull task reads the flag and shuts down on its own.
         self.shutdown.send_replace(true);
     }
 }
@@ -536,9 +543,10 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
     /// letters and deliver them again. [`SubscriberBuilder::build`] checks it against
     /// [`SubscriberBuilder::subjects`] and [`Subscriber::start`] against the subjects
     /// of the existing stream. When another stream stores the subject, dead letters are
-    /// published through JetStream and the original is acknowledged only after that
-    /// stream stored the dead letter; otherwise they are published on core NATS and
-    /// reach only the subscribers connected at that moment.
+    /// published through JetStream, and the original is acknowledged only after that
+    /// stream stored the dead letter. Otherwise they are published on core NATS and
+    /// reach only the subscribers connected at that moment. [`Subscriber::start`] makes
+    /// this choice once.
     pub fn dead_letter_subject(mut self, subject: impl Into<String>) -> Self {
         self.options.dead_letter_subject = Some(subject.into());
         self
@@ -586,8 +594,8 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
     }
 
     /// Sets how long one pull request waits on the server for messages before the
-    /// subscriber sends another. Defaults to [`DEFAULT_PULL_EXPIRY`] (5 s); values below
-    /// 100 ms are raised to 100 ms.
+    /// subscriber sends another. Defaults to [`DEFAULT_PULL_EXPIRY`] (5 s), and values
+    /// below 100 ms are raised to 100 ms.
     ///
     /// A pull request lost with a server restart is replaced after a reconnect, or after
     /// this time plus one second at the latest.
@@ -649,8 +657,8 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
     /// Sets the checkpointer. Defaults to [`NoopCheckpointer`], which reports 0, so
     /// nothing is skipped.
     ///
-    /// After the handlers succeed, the checkpointer records the message; the message is
-    /// acknowledged only after that. [`MemoryCheckpointer`](super::MemoryCheckpointer)
+    /// After the handlers succeed, the checkpointer records the message, and the message
+    /// is acknowledged only after that. [`MemoryCheckpointer`](super::MemoryCheckpointer)
     /// and [`FileCheckpointer`](super::FileCheckpointer) record its stream sequence
     /// ([`AnyMessage::stream_sequence`](crate::AnyMessage::stream_sequence)).
     ///
@@ -661,11 +669,11 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
     /// still replay a message: a crash after the handlers succeeded but before the
     /// checkpoint was written, and a checkpoint that failed.
     ///
-    /// This relies on messages being handled in stream order, which holds only with
-    /// concurrency 1. With more, a message retried after a later one was checkpointed
-    /// would be skipped and lost, so the subscriber does not skip at all; handlers must
-    /// then tolerate duplicates. A checkpoint file written at concurrency above 1 must
-    /// not be reused at concurrency 1 for the same reason.
+    /// This relies on messages being handled in stream order, which is the case only
+    /// with concurrency 1. With more, a message retried after a later one was
+    /// checkpointed would be skipped and lost. So the subscriber does not skip at all,
+    /// and handlers must tolerate duplicates. For the same reason, a checkpoint file
+    /// written at concurrency above 1 must not be reused at concurrency 1.
     pub fn checkpointer<D: Checkpointer>(self, checkpointer: D) -> SubscriberBuilder<H, F, D> {
         SubscriberBuilder {
             client: self.client,
@@ -680,10 +688,13 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
     ///
     /// # Errors
     ///
-    /// Returns a [`BuildError`] when there is no handler, when the stream, subjects or
-    /// durable name are missing or invalid, when the dead-letter subject is invalid or
-    /// matches one of the subjects, when the backoff is invalid, or when the default
-    /// registry cannot be built.
+    /// Returns a [`BuildError`] when:
+    ///
+    /// - there is no handler;
+    /// - the stream, subjects or durable name are missing or invalid;
+    /// - the dead-letter subject is invalid or matches one of the subjects;
+    /// - the backoff is invalid;
+    /// - the default registry cannot be built.
     pub fn build(self) -> Result<Subscriber, BuildError> {
         if self.handlers.is_empty() {
             return Err(crate::BuildError::NoHandlers.into());
@@ -702,6 +713,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
                 filter: self.filter,
                 checkpointer: self.checkpointer,
                 serializer: options.serializer,
+                metrics: SubscriberMetrics::new(&settings.durable, &registry),
                 registry,
                 handler_timeout: options.handler_timeout,
                 counters: Arc::clone(&pipeline_counters),
@@ -710,6 +722,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
             settings: Arc::clone(&settings),
             counters: Arc::clone(&counters),
             log_limiter: RateLimiter::default(),
+            metrics: DurableMetrics::new(&settings.durable),
         };
         let (shutdown, _) = watch::channel(false);
         Ok(Subscriber {
@@ -733,6 +746,7 @@ fn validate(options: &Options) -> Result<Settings, BuildError> {
             name: stream,
         });
     }
+
     let durable = options
         .durable
         .clone()
@@ -743,12 +757,14 @@ fn validate(options: &Options) -> Result<Settings, BuildError> {
             name: durable,
         });
     }
+
     if options.subjects.is_empty() {
         return Err(BuildError::NoSubjects);
     }
     for subject in &options.subjects {
         validate_subscribe_subject(subject)?;
     }
+
     let dead_letter_subject = options
         .dead_letter_subject
         .clone()
@@ -760,6 +776,7 @@ fn validate(options: &Options) -> Result<Settings, BuildError> {
             stream_subject: stream_subject.to_owned(),
         });
     }
+
     let backoff = options.backoff;
     if !backoff.is_valid() {
         return Err(BuildError::InvalidBackoff {
@@ -768,6 +785,7 @@ fn validate(options: &Options) -> Result<Settings, BuildError> {
             max: backoff.max,
         });
     }
+
     Ok(Settings {
         stream,
         subjects: options.subjects.clone(),

@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 use super::stats::{Counters, Failure, RateLimiter};
 use crate::handler::{HandlerChain, HandlerVisitor};
 use crate::router::HandlerError;
+use crate::telemetry::{self, MessageTracker, SubscriberMetrics};
 use crate::{
     AnyMessage, Checkpointer, EnvelopeSerializer, MessageFilter, MessageHandler, PayloadRegistry,
+    RawMessage,
 };
 
 /// What happened to one message.
@@ -50,6 +53,7 @@ pub(crate) struct Pipeline<H, F, C> {
     pub(crate) handler_timeout: Duration,
     pub(crate) counters: Arc<Counters>,
     pub(crate) log_limiter: RateLimiter,
+    pub(crate) metrics: SubscriberMetrics,
 }
 
 impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
@@ -67,13 +71,33 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
         payload: &Bytes,
         stream_sequence: Option<u64>,
     ) -> Outcome {
+        let mut tracker = self.metrics.track();
         self.counters.received();
 
         let raw = match self.serializer.deserialize_bytes(payload) {
             Ok(raw) => raw,
-            Err(error) => return self.fail(Failure::Envelope, subject, None, None, "", &error),
+            Err(error) => {
+                let outcome = self.fail(Failure::Envelope, subject, None, None, "", &error);
+                return tracker.finish(outcome);
+            }
         };
+        tracker.envelope_decoded(&raw.metadata);
+        let span = telemetry::process_span(subject, &raw.metadata);
+        let outcome = self
+            .process_decoded(subject, raw, stream_sequence, &mut tracker)
+            .instrument(span)
+            .await;
+        tracker.finish(outcome)
+    }
 
+    /// Runs a message whose envelope decoded through the remaining steps.
+    async fn process_decoded(
+        &self,
+        subject: &str,
+        raw: RawMessage,
+        stream_sequence: Option<u64>,
+        tracker: &mut MessageTracker<'_>,
+    ) -> Outcome {
         let filtered = std::panic::catch_unwind(AssertUnwindSafe(|| {
             self.filter.should_filter(&raw.metadata)
         }));
@@ -117,11 +141,14 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
             subject,
             wanted: AtomicBool::new(false),
         };
+        tracker.handlers_started();
         if let Err(outcome) = self.handlers.for_each(&runner, &message).await {
             return outcome;
         }
+        tracker.handlers_finished();
         if !runner.wanted.load(Ordering::Relaxed) {
             self.counters.unhandled();
+            tracker.unhandled();
             tracing::debug!(
                 subject,
                 message_id = message.id(),
@@ -196,6 +223,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
     /// Counts a message dropped because the subscription's pending queue is full.
     pub(crate) fn dropped(&self, subject: &str, max_pending: usize) {
         self.counters.dropped();
+        self.metrics.dropped();
         if let Some(suppressed) = self.log_limiter.allow(RateLimiter::DROPPED_SLOT) {
             tracing::warn!(
                 subject,
