@@ -106,7 +106,7 @@ pub fn derive_ncl_payload(input: TokenStream) -> TokenStream {
 }
 
 /// Turns an `async fn`, or the `async` methods of an impl block, into message handlers
-/// that receive typed messages.
+/// that receive typed messages, or into request handlers that respond to typed requests.
 ///
 /// The attribute goes on a free function or on a whole impl block, not on one method.
 ///
@@ -158,6 +158,34 @@ pub fn derive_ncl_payload(input: TokenStream) -> TokenStream {
 /// types, and its `handle_message` matches the message's type against them and calls the
 /// method of the matching arm. A method's error is wrapped in an `ncl::HandlerError`
 /// named `Type::method`. The handler's `name` is the type as written in the impl header.
+/// A value of the type goes into a subscriber as a handler. The methods are not
+/// registered, so `Router` does not see them.
+///
+/// # Request handlers
+///
+/// A function or method whose return type is written `Result<R, E>` (any path whose last
+/// segment is `Result`, so `io::Result<R>` too) with an `R` other than `()` is a request
+/// handler: it responds to requests of its message's type `T` with an `R`. `T` must implement
+/// `ncl::Request` with `type Response = R`, and `R` must derive `NclPayload`. Parameters
+/// and receivers follow the rules above:
+///
+/// ```text
+/// async fn f(request: &Message<T>) -> Result<T::Response, E>
+/// async fn f(request: Message<T>, state: &S) -> Result<T::Response, E>
+/// async fn m(&self, request: &Message<T>) -> io::Result<T::Response>
+/// ```
+///
+/// A request handler function registers separately from message handlers: it implements
+/// `ncl::RequestHandlerItem` instead of `HandlerItem`, and `ncl::RequestRouter` (not
+/// `Router`) collects it. In an impl block, the request handler methods become the type's
+/// `ncl::RequestHandler` impl, whose `handles` returns `true` for their request types and
+/// whose `handle_request` calls the matching method; the other handler methods stay its
+/// `MessageHandler`. One message handler and one request handler method may take the same
+/// payload type. A handler's error is sent back as an `ncl::ErrorResponse`: the one in the
+/// error's source chain, or one of code `InternalError`.
+///
+/// A return type alias that hides `Result`, such as `type Reply = Result<Pong, E>`, is not
+/// recognized, because the macro runs before names are resolved.
 ///
 /// # Owned and borrowed messages
 ///
@@ -183,11 +211,15 @@ pub fn derive_ncl_payload(input: TokenStream) -> TokenStream {
 ///   `&mut Message<T>`, `&mut S`, and any other parameter;
 /// - a `self` receiver on a free function;
 /// - in an impl block, a receiver other than `&self`, a payload type that another method
-///   already takes, a trait impl and a generic impl;
+///   of the same kind (message or request handler) already takes, a trait impl and a
+///   generic impl;
 /// - an unknown attribute key.
 ///
 /// The compiler then reports a payload type that does not derive `NclPayload`, an owned
-/// payload type that is not `Clone` and an unsupported return type, each on the type.
+/// payload type that is not `Clone` and an unsupported return type, each on the type. For
+/// a request handler it also reports a request type without an `ncl::Request` impl and a
+/// response type other than the request's `Response` (both on the request type), and a
+/// response type that does not derive `NclPayload` (on the response type).
 ///
 /// The message parameter is recognized by its type's name, `Message`, because the macro
 /// runs before names are resolved. Import `ncl::Message` under that name.

@@ -9,6 +9,11 @@
 //!   `"::ncl"` or `"my_reexports::ncl"`.
 //!
 //! Keys may be spread over several `#[ncl]` attributes, but each key may appear only once.
+//!
+//! The [`serde`] submodule reads the `#[serde(...)]` keys that change a type's JSON shape,
+//! and [`docs`] reads doc comments.
+
+pub mod serde;
 
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
@@ -162,7 +167,7 @@ pub(crate) fn parse_crate_path(
 
 /// Parses `= "..."` after `key`, or pushes an error and returns `None` if the value is
 /// missing or is not a plain string literal. The error shows `example` as a valid value.
-fn parse_string_value(
+pub(crate) fn parse_string_value(
     meta: &ParseNestedMeta,
     key: &str,
     example: &str,
@@ -204,6 +209,50 @@ fn parse_string_value(
         format!("`{key}` must be a string literal, such as `{key} = {example}`"),
     ));
     Ok(None)
+}
+
+/// Returns the text of the doc comments (`///` and `#[doc = "..."]`) in `attrs`, or `None`
+/// when there are none or they are blank.
+///
+/// Lines are joined with `\n`, the one space that follows `///` is removed from each line,
+/// and leading and trailing blank lines are dropped. A `#[doc = ...]` whose value is not a
+/// string literal, such as `#[doc = include_str!("...")]`, is skipped.
+///
+/// # Examples
+///
+/// ```
+/// let item: syn::ItemStruct = syn::parse_quote! {
+///     /// A sign of life.
+///     ///
+///     /// Sent every second.
+///     struct Heartbeat;
+/// };
+/// let docs = ncl_schema::attr::docs(&item.attrs);
+/// assert_eq!(docs.as_deref(), Some("A sign of life.\n\nSent every second."));
+/// ```
+pub fn docs(attrs: &[Attribute]) -> Option<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident("doc")) {
+        let syn::Meta::NameValue(name_value) = &attr.meta else {
+            continue;
+        };
+        let Expr::Lit(literal) = &name_value.value else {
+            continue;
+        };
+        let Lit::Str(text) = &literal.lit else {
+            continue;
+        };
+        // `split` keeps the empty value of a blank `///` line, which `lines` would drop.
+        for line in text.value().split('\n') {
+            let line = line.strip_prefix(' ').unwrap_or(line);
+            lines.push(line.trim_end().to_owned());
+        }
+    }
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    let first = lines.iter().position(|line| !line.is_empty())?;
+    Some(lines[first..].join("\n"))
 }
 
 /// Consumes the tokens of a key's value up to the next top-level `,`.

@@ -76,8 +76,10 @@ impl Encoder {
     /// Stamps `metadata` and encodes `event` into an envelope.
     ///
     /// Sets `Source`; sets `EventTime` (now) and `MessageID` (a random UUID) unless
-    /// present; sets `Type` and `PayloadEncoding` from the registry. The payload is
-    /// serialized straight into the envelope buffer.
+    /// present; sets `Type` and `PayloadEncoding` from the registry. With the
+    /// `opentelemetry` feature it also writes the trace context of the current span
+    /// (`traceparent`, and `tracestate` when not empty) unless `traceparent` is present.
+    /// The payload is serialized straight into the envelope buffer.
     ///
     /// # Errors
     ///
@@ -100,6 +102,7 @@ impl Encoder {
         }
         metadata.set(keys::SOURCE, &self.source);
         let name = self.registry.stamp::<T>(metadata)?;
+        crate::telemetry::inject_current_context(metadata);
         self.serializer
             .serialize_with(metadata, |out| crate::go_json::to_writer(out, event))
             .map_err(|source| RegistryError::Serialize {

@@ -45,6 +45,7 @@
 //! # }
 //! ```
 
+pub mod acked;
 mod encoder;
 pub mod envelope;
 pub mod go_json;
@@ -55,11 +56,14 @@ pub mod metadata;
 mod payload;
 mod publisher;
 mod registry;
+pub mod request;
 mod router;
 mod subject;
 mod subscriber;
+pub mod telemetry;
 mod timeout;
 
+pub use acked::{AckError, AckFuture, AckedPublisher};
 pub use encoder::Encoder;
 pub use envelope::{EnvelopeError, EnvelopeSerializer, EnvelopeVersion};
 pub use handler::{
@@ -75,6 +79,10 @@ pub use publisher::{
     DEFAULT_PUBLISH_TIMEOUT, PublishError, Publisher, PublisherBuilder, PublisherStats,
 };
 pub use registry::{JSON_ENCODING, PayloadRegistry, RegisteredPayload, RegistryError};
+pub use request::{
+    AnyResponse, ErrorResponse, Request, RequestError, RequestHandler, RequestHandlerItem,
+    RequestRouter, Responder, ResponderBuilder, ResponderError,
+};
 pub use router::{
     HandlerError, HandlerItem, RegisteredHandler, Registrations, Router, registrations,
 };
@@ -88,9 +96,16 @@ pub use subscriber::{
 #[doc(hidden)]
 pub mod __private {
     pub use crate::payload::PayloadRegistration;
+    pub use crate::request::handler::support::*;
+    pub use crate::request::router::{RequestCallFn, RequestHandlerRegistration};
     pub use crate::router::support::*;
     pub use crate::router::{HandlerCallFn, HandlerRegistration};
     pub use futures_util::future::BoxFuture;
     pub use inventory;
     pub use serde;
 }
+
+/// Compiles the README's examples as doc tests, so the first thing users copy builds.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

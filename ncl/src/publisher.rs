@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use async_nats::Subject;
 use bytes::Bytes;
+use tracing::Instrument;
 
 use crate::subject::{SubjectError, validate_publish_subject};
 use crate::subscriber::BuildError;
+use crate::telemetry::{self, PublisherMetrics};
 use crate::{
     Encoder, EnvelopeError, EnvelopeSerializer, Metadata, Payload, PayloadRegistry, RegistryError,
 };
@@ -135,6 +137,7 @@ struct Inner {
     /// Subjects already built for prefix destinations, by payload wire name.
     subjects: RwLock<HashMap<&'static str, Subject>>,
     stats: Counters,
+    metrics: PublisherMetrics,
 }
 
 /// Counts of what a publisher sent, from [`Publisher::stats`].
@@ -285,8 +288,13 @@ impl Publisher {
         mut metadata: Metadata,
         event: &T,
     ) -> Result<(), PublishError> {
-        let result = self.publish_inner(&mut metadata, event).await;
+        let span = telemetry::publish_span(self.name(), T::NAME);
+        let started = self.inner.metrics.start();
+        let publish = self.publish_inner(&mut metadata, event);
+        let result = publish.instrument(span.clone()).await;
         self.inner.stats.record(&result);
+        self.inner.metrics.record::<T>(started, &result);
+        telemetry::record_publish(&span, || self.subject_for(T::NAME).ok(), &metadata);
         if let Err(error) = &result {
             tracing::debug!(
                 publisher = %self.inner.encoder.source(),
@@ -323,6 +331,16 @@ impl Publisher {
         event: &T,
     ) -> Result<Bytes, PublishError> {
         Ok(self.inner.encoder.encode(metadata, event)?)
+    }
+
+    /// Returns the publisher's metrics, for the JetStream publisher built on it.
+    pub(crate) fn metrics(&self) -> &PublisherMetrics {
+        &self.inner.metrics
+    }
+
+    /// Returns the NATS client, for the request and acknowledged-publish paths.
+    pub(crate) fn client(&self) -> &async_nats::Client {
+        &self.inner.client
     }
 
     /// Returns the subject a message of type `type_name` goes to.
@@ -475,6 +493,7 @@ impl PublisherBuilder {
             inner: Arc::new(Inner {
                 client: self.client,
                 destination,
+                metrics: PublisherMetrics::new(&name, &registry),
                 encoder: Encoder::new(name, self.serializer, registry),
                 publish_timeout: self.publish_timeout,
                 closed: AtomicBool::new(false),

@@ -1,5 +1,6 @@
 //! Command-line options of the cluster example.
 
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ pub enum Command {
         config: Box<Config>,
         /// Print the summary as one JSON object on the last line of stdout.
         json: bool,
+        /// Loopback address at which to serve Prometheus metrics, if any.
+        metrics_addr: Option<SocketAddr>,
     },
 }
 
@@ -72,6 +75,9 @@ Options:
   --timeout-s S              seconds before the run gives up [default: {run_s}]
   --json                     print the summary as one JSON object on the last line
   --quiet                    print only the summary, without the live view
+  --metrics-addr ADDR        serve Prometheus metrics at http://ADDR/metrics; ADDR is a
+                             loopback address and port, such as 127.0.0.1:9464
+                             [default: none]
   -h, --help                 print this help
 
 Environment:
@@ -110,6 +116,7 @@ where
 {
     let mut config = Config::default();
     let mut json = false;
+    let mut metrics_addr = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (option, inline_value) = match arg.split_once('=') {
@@ -128,6 +135,7 @@ where
             "-h" | "--help" => return Ok(Command::Help),
             "--json" => json = true,
             "--quiet" => config.live_view = false,
+            "--metrics-addr" => metrics_addr = Some(parse_loopback(&option, &value()?)?),
             "--jobs" => config.jobs = parse_number(&option, &value()?)?,
             "--nodes" => config.nodes = parse_number(&option, &value()?)?,
             "--fail-every" => config.fail_every = parse_number(&option, &value()?)?,
@@ -151,7 +159,28 @@ where
     Ok(Command::Run {
         config: Box::new(config),
         json,
+        metrics_addr,
     })
+}
+
+/// Parses a socket address whose IP is a loopback address, so that the metrics endpoint
+/// is reachable from this machine only.
+fn parse_loopback(option: &str, value: &str) -> Result<SocketAddr, CliError> {
+    let invalid = |reason: &str| CliError::InvalidValue {
+        option: option.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let address: SocketAddr = value
+        .parse()
+        .map_err(|_| invalid("expected an IP address and port, such as 127.0.0.1:9464"))?;
+    if !address.ip().is_loopback() {
+        return Err(invalid(
+            "expected a loopback address (127.0.0.1 or ::1), so that the metrics are not \
+             served to other machines",
+        ));
+    }
+    Ok(address)
 }
 
 fn parse_number<T: FromStr>(option: &str, value: &str) -> Result<T, CliError> {
@@ -176,7 +205,7 @@ mod tests {
 
     fn run_config(args: &[&str]) -> (Config, bool) {
         match parse_strs(args) {
-            Ok(Command::Run { config, json }) => (*config, json),
+            Ok(Command::Run { config, json, .. }) => (*config, json),
             other => panic!("expected a run for {args:?}, got {other:?}"),
         }
     }
@@ -257,9 +286,32 @@ mod tests {
             "--timeout-s",
             "--json",
             "--quiet",
+            "--metrics-addr",
             "--help",
         ] {
             assert!(help.contains(option), "help does not mention {option}");
+        }
+    }
+
+    #[test]
+    fn metrics_address_must_be_loopback() {
+        let Ok(Command::Run { metrics_addr, .. }) = parse_strs(&["--metrics-addr=127.0.0.1:9464"])
+        else {
+            panic!("expected a run");
+        };
+        assert_eq!(metrics_addr, Some(SocketAddr::from(([127, 0, 0, 1], 9464))));
+
+        let Ok(Command::Run { metrics_addr, .. }) = parse_strs(&[]) else {
+            panic!("expected a run");
+        };
+        assert_eq!(metrics_addr, None);
+
+        for value in ["0.0.0.0:9464", "192.0.2.1:9464", "localhost:9464", "9464"] {
+            let error = parse_strs(&["--metrics-addr", value]).unwrap_err();
+            assert!(
+                matches!(error, CliError::InvalidValue { .. }),
+                "{value}: {error:?}"
+            );
         }
     }
 }

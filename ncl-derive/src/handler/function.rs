@@ -14,7 +14,13 @@ use super::checks;
 /// - in `const _: () = { ... };`, a call function that takes the message and the router
 ///   state type-erased, the `HandlerRegistration` that points to it, the `HandlerItem`
 ///   impl of the struct, and the `inventory` submission that `Router::new` finds.
+///
+/// A request handler, whose return type is `Result<R, E>`, is expanded by
+/// [`super::request::expand_fn`] instead.
 pub(super) fn expand(handler: &HandlerFn, krate: &Path) -> TokenStream {
+    if let Some(response) = &handler.response {
+        return super::request::expand_fn(handler, response, krate);
+    }
     let ident = &handler.ident;
     let vis = &handler.vis;
     let cfg_attrs = &handler.cfg_attrs;
@@ -38,7 +44,13 @@ pub(super) fn expand(handler: &HandlerFn, krate: &Path) -> TokenStream {
         type_id: state_type_id,
         type_name: state_type_name,
         item_impl,
-    } = state_parts(handler, &message, &any_state, krate);
+    } = state_parts(
+        handler,
+        &message,
+        &any_state,
+        krate,
+        &quote!(#krate::HandlerItem),
+    );
     let into_result = checks::into_result(&handler.output, &output);
     // Spanned on the name, so that a handler whose future is not `Send` is reported there
     // rather than on the attribute.
@@ -94,24 +106,26 @@ pub(super) fn expand(handler: &HandlerFn, krate: &Path) -> TokenStream {
 }
 
 /// The parts of the expansion that depend on whether the handler takes state.
-struct StateParts {
+pub(super) struct StateParts {
     /// Statement that binds the typed state, or nothing.
-    binding: TokenStream,
+    pub(super) binding: TokenStream,
     /// Arguments of the call to the handler, in the order of its parameters.
-    args: TokenStream,
-    /// Value of `HandlerRegistration::state_type`.
-    type_id: TokenStream,
-    /// Value of `HandlerRegistration::state_type_name`.
-    type_name: TokenStream,
-    /// Header of the `HandlerItem` impl: for the state type, or for every state type.
-    item_impl: TokenStream,
+    pub(super) args: TokenStream,
+    /// Value of the registration's `state_type`.
+    pub(super) type_id: TokenStream,
+    /// Value of the registration's `state_type_name`.
+    pub(super) type_name: TokenStream,
+    /// Header of the impl of `item_trait` (`HandlerItem` or `RequestHandlerItem`): for the
+    /// state type, or for every state type.
+    pub(super) item_impl: TokenStream,
 }
 
-fn state_parts(
+pub(super) fn state_parts(
     handler: &HandlerFn,
     message: &Ident,
     any_state: &Ident,
     krate: &Path,
+    item_trait: &TokenStream,
 ) -> StateParts {
     let ident = &handler.ident;
     let message_arg = checks::message_argument(&handler.message, message);
@@ -122,7 +136,7 @@ fn state_parts(
             type_id: quote!(::core::option::Option::None),
             type_name: quote!(""),
             // A handler without state runs in a router of any state type.
-            item_impl: quote!(impl<__NclState> #krate::HandlerItem<__NclState> for #ident),
+            item_impl: quote!(impl<__NclState> #item_trait<__NclState> for #ident),
         };
     };
 
@@ -144,7 +158,7 @@ fn state_parts(
             )
         },
         type_name: quote!(::core::stringify!(#state_ty)),
-        item_impl: quote!(impl #krate::HandlerItem<#state_ty> for #ident),
+        item_impl: quote!(impl #item_trait<#state_ty> for #ident),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Generation of the `MessageHandler` impl for an impl block of handler methods.
+//! Generation of the `MessageHandler` impl for an impl block of handler methods. Request
+//! handler methods go to the `RequestHandler` impl that [`super::request`] generates.
 
 use ncl_schema::{HandlerImpl, HandlerMethod};
 use proc_macro2::TokenStream;
@@ -14,7 +15,17 @@ use super::checks;
 /// - `handle_message` matches the message type against them, calls the method of the
 ///   matching arm, and wraps its error in a `HandlerError` that names `Type::method`;
 /// - `name` returns the type as written in the impl header.
+///
+/// Only the message handler methods are dispatched here, and the impl is left out when
+/// there are none. The `RequestHandler` impl of the request handler methods follows it.
 pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
+    let requests = super::request::expand_methods(handler, krate);
+    let mut handler = handler.clone();
+    handler.methods.retain(|method| method.response.is_none());
+    if handler.methods.is_empty() {
+        return requests;
+    }
+    let handler = &handler;
     let self_ty = &handler.self_ty;
     let any_message = format_ident!("__ncl_any_message");
     let payload_consts: Vec<Ident> = (0..handler.methods.len())
@@ -37,21 +48,25 @@ pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
                 };
             }
         });
-    let should_process_arms = handler
-        .methods
-        .iter()
-        .zip(&payload_consts)
-        .map(|(method, payload_const)| {
-            let cfg_attrs = &method.cfg_attrs;
-            quote! {
-                #(#cfg_attrs)*
-                ::core::option::Option::Some(#payload_const) => true,
-            }
-        });
-    let checks = handler.methods.iter().map(|method| {
+    let should_process_arms =
+        handler
+            .methods
+            .iter()
+            .zip(&payload_consts)
+            .map(|(method, payload_const)| {
+                let cfg_attrs = &method.cfg_attrs;
+                quote! {
+                    #(#cfg_attrs)*
+                    ::core::option::Option::Some(#payload_const) => true,
+                }
+            });
+    let type_checks = handler.methods.iter().map(|method| {
         let cfg_attrs = &method.cfg_attrs;
         let clone_check = checks::clone(&method.message, krate);
         let output_check = checks::output(&method.output, krate);
+        if clone_check.is_empty() && output_check.is_empty() {
+            return TokenStream::new();
+        }
         quote! {
             #(#cfg_attrs)*
             {
@@ -86,7 +101,7 @@ pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
                     &self,
                     #any_message: &#krate::AnyMessage,
                 ) -> ::core::result::Result<(), #krate::BoxError> {
-                    #(#checks)*
+                    #(#type_checks)*
                     match #any_message.message_type() {
                         #(#dispatch_arms)*
                         _ => ::core::result::Result::Ok(()),
@@ -98,6 +113,8 @@ pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
                 }
             }
         };
+
+        #requests
     }
 }
 

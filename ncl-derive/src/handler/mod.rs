@@ -1,11 +1,12 @@
 //! `#[ncl::handler]`: the arguments and the item are checked by `ncl_schema`, then a free
-//! function is expanded in [`function`] and an impl block in [`methods`]. The checks that
-//! need types, such as "is `T` a payload", are calls built in [`checks`] for the compiler
-//! to run.
+//! function is expanded in [`function`] and an impl block in [`methods`], and request
+//! handlers (which return `Result<R, E>`) in [`request`]. The checks that need types, such
+//! as "is `T` a payload", are calls built in [`checks`] for the compiler to run.
 
 mod checks;
 mod function;
 mod methods;
+mod request;
 
 use ncl_schema::{HandlerArgs, HandlerModel};
 use proc_macro2::TokenStream;

@@ -1,7 +1,7 @@
 //! The model of a free handler function: `async fn f(message: &Message<T>, state: &S)`.
 
 use syn::ext::IdentExt;
-use syn::{Attribute, FnArg, Ident, ItemFn, ReturnType, Visibility};
+use syn::{Attribute, FnArg, Ident, ItemFn, ReturnType, Type, Visibility};
 
 use super::signature::{self, MessageParam, ParamType, StateParam};
 use crate::errors::Errors;
@@ -21,6 +21,9 @@ pub struct HandlerFn {
     pub state: Option<StateParam>,
     /// The declared return type, which the macro checks against the supported ones.
     pub output: ReturnType,
+    /// The response type `R` of a request handler, which returns `Result<R, E>` with an
+    /// `R` other than `()`; `None` for a message handler.
+    pub response: Option<Type>,
     /// The function's `#[cfg(...)]` attributes, which generated items must repeat.
     pub cfg_attrs: Vec<Attribute>,
 }
@@ -120,6 +123,7 @@ impl HandlerFn {
                 message,
                 state,
                 output: sig.output.clone(),
+                response: signature::response_type(&sig.output),
                 cfg_attrs: cfg_attributes(&item.attrs),
             }),
             (Err(error), _) => Err(error),
@@ -182,6 +186,21 @@ mod tests {
         assert!(handler.state.is_none());
         assert!(matches!(handler.vis, Visibility::Public(_)));
         assert!(matches!(handler.output, ReturnType::Type(..)));
+    }
+
+    #[test]
+    fn result_with_response_is_request_handler() {
+        let item: ItemFn = parse_quote! {
+            async fn get_job(request: &Message<GetJob>, node: &Node) -> Result<JobInfo, Error> {}
+        };
+        let handler = HandlerFn::from_item_fn(&item).unwrap();
+        let response = handler.response.as_ref().map(type_text);
+        assert_eq!(response.as_deref(), Some("JobInfo"));
+
+        let item: ItemFn = parse_quote!(
+            async fn on_job(message: &Message<Job>) -> Result<(), Error> {}
+        );
+        assert!(HandlerFn::from_item_fn(&item).unwrap().response.is_none());
     }
 
     #[test]

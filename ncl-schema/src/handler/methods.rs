@@ -33,6 +33,9 @@ pub struct HandlerMethod {
     pub message: MessageParam,
     /// The declared return type, which the macro checks against the supported ones.
     pub output: ReturnType,
+    /// The response type `R` of a request handler method, which returns `Result<R, E>`
+    /// with an `R` other than `()`; `None` for a message handler method.
+    pub response: Option<Type>,
     /// The method's `#[cfg(...)]` attributes, which the generated dispatch must repeat.
     pub cfg_attrs: Vec<Attribute>,
 }
@@ -93,8 +96,9 @@ impl HandlerImpl {
 
         let mut methods: Vec<HandlerMethod> = Vec::new();
         let mut handler_written = false;
-        // Payload types by their token text, so that each is routed to one method.
-        let mut payloads: HashMap<String, Ident> = HashMap::new();
+        // Payload types by their token text and whether their method handles requests, so
+        // that each is routed to one method of each kind.
+        let mut payloads: HashMap<(bool, String), Ident> = HashMap::new();
         for impl_item in &item.items {
             let ImplItem::Fn(method) = impl_item else {
                 continue;
@@ -113,18 +117,27 @@ impl HandlerImpl {
             // NOTE: types are compared by their text, so `Job` and `crate::Job` count as two
             // payload types. Both arms then match the same wire name and only the first runs.
             let payload = signature::type_text(&handler.message.payload);
-            match payloads.get(&payload) {
-                Some(first) => errors.push(syn::Error::new_spanned(
-                    &handler.message.payload,
-                    format!(
-                        "methods `{}` and `{}` both take `{payload}`, but an impl block routes \
-                         each payload type to one method; merge them into one method",
-                        first.unraw(),
-                        handler.ident.unraw(),
-                    ),
-                )),
+            let is_request = handler.response.is_some();
+            match payloads.get(&(is_request, payload.clone())) {
+                Some(first) => {
+                    let (first, second) = (first.unraw(), handler.ident.unraw());
+                    let message = if is_request {
+                        format!(
+                            "request handler methods `{first}` and `{second}` both take \
+                             `{payload}`, but a request gets one response; merge them into \
+                             one method"
+                        )
+                    } else {
+                        format!(
+                            "methods `{first}` and `{second}` both take `{payload}`, but an \
+                             impl block routes each payload type to one method; merge them \
+                             into one method"
+                        )
+                    };
+                    errors.push(syn::Error::new_spanned(&handler.message.payload, message));
+                }
                 None => {
-                    payloads.insert(payload, handler.ident.clone());
+                    payloads.insert((is_request, payload), handler.ident.clone());
                     methods.push(handler);
                 }
             }
@@ -217,6 +230,7 @@ fn check_method(method: &ImplItemFn, errors: &mut Errors) -> Option<HandlerMetho
         ident: sig.ident.clone(),
         message: message?,
         output: sig.output.clone(),
+        response: signature::response_type(&sig.output),
         cfg_attrs: cfg_attributes(&method.attrs),
     })
 }
@@ -284,6 +298,32 @@ mod tests {
         let expected = "methods `on_job` and `on_job_again` both take `Job`, but an impl block \
                         routes each payload type to one method; merge them into one method";
         assert_eq!(errors[0].0, expected);
+    }
+
+    #[test]
+    fn request_and_message_methods_may_share_payload() {
+        let item: ItemImpl = parse_quote! {
+            impl Node {
+                async fn on_ping(&self, m: &Message<Ping>) {}
+                async fn respond_to_ping(&self, m: &Message<Ping>) -> Result<Pong, E> {}
+            }
+        };
+        let handler = HandlerImpl::from_item_impl(&item).unwrap();
+        assert!(handler.methods[0].response.is_none());
+        assert!(handler.methods[1].response.is_some());
+
+        let errors = rejected(
+            "impl Node {
+                async fn a(&self, m: &Message<Ping>) -> Result<Pong, E> {}
+                async fn b(&self, m: Message<Ping>) -> io::Result<Pong> {}
+            }",
+        );
+        assert_eq!(spans(&errors), ["Ping"]);
+        assert!(
+            errors[0]
+                .0
+                .starts_with("request handler methods `a` and `b` both take `Ping`")
+        );
     }
 
     #[test]

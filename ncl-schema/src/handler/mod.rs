@@ -6,7 +6,11 @@
 //!   optionally one `&S` state parameter, in either order.
 //! - [`HandlerImpl`] checks an impl block: each method that takes a `Message<T>` or
 //!   `&Message<T>` must be an `async fn` that takes `&self` and nothing else, and no two
-//!   methods may take the same payload type.
+//!   methods of one kind may take the same payload type.
+//!
+//! A function or method whose return type is written `Result<R, E>` with an `R` other
+//! than `()` is a request handler, which responds to requests with an `R`. The others
+//! handle messages. The model records `R` as `response`.
 //!
 //! These checks read only the syntax. Whether `T` is a payload, whether an owned `T` is
 //! `Clone` and whether the return type is supported are left to the compiler, through
@@ -22,19 +26,19 @@ use syn::Item;
 pub use args::{HANDLER_KEYS, HandlerArgs};
 pub use function::HandlerFn;
 pub use methods::{HandlerImpl, HandlerMethod};
+pub(crate) use signature::type_text;
 pub use signature::{MessageParam, StateParam};
 
 /// An item under `#[ncl::handler]` whose signature has been checked.
+///
+/// Both variants are boxed because their models hold several `syn::Type`s, hundreds of
+/// bytes each.
 #[derive(Debug, Clone)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one model is built per macro call, so boxing would save nothing"
-)]
 pub enum HandlerModel {
     /// A free `async fn`.
-    Fn(HandlerFn),
+    Fn(Box<HandlerFn>),
     /// An inherent impl block with handler methods.
-    Impl(HandlerImpl),
+    Impl(Box<HandlerImpl>),
 }
 
 impl HandlerModel {
@@ -63,8 +67,12 @@ impl HandlerModel {
     /// ```
     pub fn from_item(item: &Item) -> syn::Result<Self> {
         match item {
-            Item::Fn(item) => HandlerFn::from_item_fn(item).map(Self::Fn),
-            Item::Impl(item) => HandlerImpl::from_item_impl(item).map(Self::Impl),
+            Item::Fn(item) => {
+                HandlerFn::from_item_fn(item).map(|handler| Self::Fn(Box::new(handler)))
+            }
+            Item::Impl(item) => {
+                HandlerImpl::from_item_impl(item).map(|handler| Self::Impl(Box::new(handler)))
+            }
             other => Err(syn::Error::new_spanned(
                 other,
                 "#[ncl::handler] goes on an `async fn` or on an inherent impl block",

@@ -6,7 +6,7 @@
 //! is not recognized.
 
 use syn::ext::IdentExt;
-use syn::{GenericArgument, Ident, PathArguments, PathSegment, Signature, Type};
+use syn::{GenericArgument, Ident, PathArguments, PathSegment, ReturnType, Signature, Type};
 
 use crate::errors::Errors;
 
@@ -97,6 +97,39 @@ pub(crate) fn names_message(ty: &Type) -> bool {
     match strip(ty) {
         Type::Reference(reference) => message_segment(strip(&reference.elem)).is_some(),
         ty => message_segment(ty).is_some(),
+    }
+}
+
+/// Returns the response type `R` when `output` is written `Result<R, E>` or `Result<R>`
+/// (a path whose last segment is `Result`) with an `R` other than `()`. A handler with
+/// such a return type responds to requests, and any other handler handles messages.
+///
+/// The macro runs before names are resolved, so an alias that hides `Result`, such as
+/// `type Reply = Result<Pong, Error>`, makes a message handler, whose return type the
+/// compiler then rejects.
+pub(crate) fn response_type(output: &ReturnType) -> Option<Type> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let Type::Path(path) = strip(ty) else {
+        return None;
+    };
+    if path.qself.is_some() {
+        return None;
+    }
+    let segment = path.path.segments.last()?;
+    if segment.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(arguments) = &segment.arguments else {
+        return None;
+    };
+    let Some(GenericArgument::Type(response)) = arguments.args.first() else {
+        return None;
+    };
+    match strip(response) {
+        Type::Tuple(tuple) if tuple.elems.is_empty() => None,
+        _ => Some(response.clone()),
     }
 }
 
@@ -300,6 +333,26 @@ mod tests {
         }
         let other: Type = parse_quote!(Vec<Message<Job>>);
         assert!(!names_message(&other));
+    }
+
+    #[test]
+    fn result_with_payload_makes_request_handler() {
+        let cases: [(ReturnType, Option<&str>); 7] = [
+            (parse_quote!(-> Result<Pong, Error>), Some("Pong")),
+            (
+                parse_quote!(-> std::result::Result<jobs::Info, E>),
+                Some("jobs::Info"),
+            ),
+            (parse_quote!(-> io::Result<Pong>), Some("Pong")),
+            (parse_quote!(-> Result<(), Error>), None),
+            (parse_quote!(-> Result<(()), Error>), None),
+            (parse_quote!(-> Reply), None),
+            (ReturnType::Default, None),
+        ];
+        for (output, expected) in cases {
+            let found = response_type(&output).map(|ty| type_text(&ty));
+            assert_eq!(found.as_deref(), expected, "{}", quote::quote!(#output));
+        }
     }
 
     #[test]

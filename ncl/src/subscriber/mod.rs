@@ -17,8 +17,10 @@ use tokio::task::JoinHandle;
 use self::pipeline::Pipeline;
 pub use self::stats::SubscriberStats;
 use self::stats::{Counters, RateLimiter};
+use crate::acked::protocol::{AckSettings, Acknowledger};
 use crate::handler::HandlerChain;
 use crate::subject::{SubjectError, validate_subscribe_subject};
+use crate::telemetry::SubscriberMetrics;
 use crate::{
     Checkpointer, EnvelopeSerializer, MessageFilter, MessageHandler, NoopCheckpointer, NoopFilter,
     PayloadRegistry, RegistryError,
@@ -56,6 +58,20 @@ pub enum BuildError {
     /// The default registry could not be built from the derived payload types.
     #[error("failed to build the payload registry: {0}")]
     Registry(Arc<RegistryError>),
+    /// The negative-acknowledgement backoff's factor is below 1 or not a number, or its
+    /// initial delay exceeds its maximum.
+    #[error(
+        "invalid nack backoff {initial:?} × {factor} up to {max:?}: the factor must be a \
+         finite number of at least 1 and the initial delay at most the maximum"
+    )]
+    InvalidBackoff {
+        /// The initial delay.
+        initial: Duration,
+        /// The factor.
+        factor: f64,
+        /// The maximum delay.
+        max: Duration,
+    },
 }
 
 /// Error returned by [`Subscriber::subscribe`].
@@ -140,6 +156,8 @@ impl Subscriber {
             handler_timeout: DEFAULT_HANDLER_TIMEOUT,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             max_pending: DEFAULT_MAX_PENDING,
+            acks: AckSettings::default(),
+            name: String::from("subscriber"),
         }
     }
 
@@ -250,7 +268,7 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
 /// once the message comes back, the earlier subscriptions are in place. When the server
 /// does not answer within [`SYNC_TIMEOUT`] this gives up quietly: the client registers
 /// its subscriptions again when it reconnects.
-async fn sync_with_server(client: &async_nats::Client) {
+pub(crate) async fn sync_with_server(client: &async_nats::Client) {
     let inbox = client.new_inbox();
     let Ok(mut probe) = client.subscribe(inbox.clone()).await else {
         return;
@@ -271,6 +289,8 @@ struct Intake<H, F, C> {
     subscription: async_nats::Subscriber,
     shutdown: watch::Receiver<bool>,
     max_pending: usize,
+    /// Replies to messages that carry a reply subject, or `None` when acks are off.
+    acks: Option<Acknowledger>,
 }
 
 impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Intake<H, F, C> {
@@ -305,16 +325,19 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Intake<H, F, C> {
                 AssertUnwindSafe(self.pipeline.process(&message.subject, &message.payload))
                     .catch_unwind();
             tokio::pin!(process);
-            loop {
+            let outcome = loop {
                 tokio::select! {
                     biased;
-                    _ = &mut process => break,
+                    outcome = &mut process => break outcome,
                     next = self.subscription.next(), if intake_open => match next {
                         Some(next) if pending.len() < self.max_pending => pending.push_back(next),
                         Some(next) => self.pipeline.dropped(&next.subject, self.max_pending),
                         None => intake_open = false,
                     },
                 }
+            };
+            if let (Some(reply), Some(acks)) = (&message.reply, &mut self.acks) {
+                acks.reply(reply, outcome.as_ref().ok()).await;
             }
         }
         if let Err(error) = self.subscription.unsubscribe().await {
@@ -343,14 +366,23 @@ pub struct SubscriberBuilder<H = (), F = NoopFilter, C = NoopCheckpointer> {
     handlers: H,
     filter: F,
     checkpointer: C,
+    acks: AckSettings,
     serializer: EnvelopeSerializer,
     registry: Option<Arc<PayloadRegistry>>,
     handler_timeout: Duration,
     close_timeout: Duration,
     max_pending: usize,
+    name: String,
 }
 
 impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F, C> {
+    /// Sets the subscriber's name, the `instance` label of its metrics. Defaults to
+    /// `"subscriber"`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// Sets how long one handler may run on one message before it is cancelled and the
     /// message counted as failed. Defaults to [`DEFAULT_HANDLER_TIMEOUT`] (30 s).
     pub fn handler_timeout(mut self, timeout: Duration) -> Self {
@@ -373,6 +405,30 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
         self
     }
 
+    /// Sets whether the subscriber replies with an acknowledgement to a message that
+    /// carries a reply subject, once the message went through the pipeline. Defaults to
+    /// `true`, as Bacalhau's Go subscriber replies to every such message.
+    ///
+    /// A processed or filtered message gets `{}`; a failed one gets
+    /// `{"error":"...","delay":<nanoseconds>}`, with the delay from
+    /// [`SubscriberBuilder::nack_backoff`]. See [`acked`](crate::acked) for the publishing
+    /// side. Turn it off when the subscribed subjects also carry requests meant for a
+    /// [`Responder`](crate::Responder) or JetStream publishes, whose reply subjects
+    /// expect another reply.
+    pub fn acks(mut self, enabled: bool) -> Self {
+        self.acks.enabled = enabled;
+        self
+    }
+
+    /// Sets the retry delays sent with negative acknowledgements: the delay after `n`
+    /// consecutive failed messages of a subscription is `backoff.delay(n)`. Defaults to
+    /// [`DEFAULT_NACK_BACKOFF`](crate::acked::DEFAULT_NACK_BACKOFF) (100 ms, doubling, at
+    /// most 5 s).
+    pub fn nack_backoff(mut self, backoff: crate::jetstream::Backoff) -> Self {
+        self.acks.backoff = backoff;
+        self
+    }
+
     /// Adds a handler. Handlers run in the order they were added. At least one is
     /// required.
     pub fn handler<M: MessageHandler>(self, handler: M) -> SubscriberBuilder<(H, M), F, C> {
@@ -383,9 +439,11 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
             checkpointer: self.checkpointer,
             serializer: self.serializer,
             registry: self.registry,
+            acks: self.acks,
             handler_timeout: self.handler_timeout,
             close_timeout: self.close_timeout,
             max_pending: self.max_pending,
+            name: self.name,
         }
     }
 
@@ -398,9 +456,11 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
             checkpointer: self.checkpointer,
             serializer: self.serializer,
             registry: self.registry,
+            acks: self.acks,
             handler_timeout: self.handler_timeout,
             close_timeout: self.close_timeout,
             max_pending: self.max_pending,
+            name: self.name,
         }
     }
 
@@ -413,9 +473,11 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
             checkpointer,
             serializer: self.serializer,
             registry: self.registry,
+            acks: self.acks,
             handler_timeout: self.handler_timeout,
             close_timeout: self.close_timeout,
             max_pending: self.max_pending,
+            name: self.name,
         }
     }
 
@@ -454,17 +516,28 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
             filter: self.filter,
             checkpointer: self.checkpointer,
             serializer: self.serializer,
+            metrics: SubscriberMetrics::new(&self.name, &registry),
             registry,
             handler_timeout: self.handler_timeout,
             counters: Arc::clone(&counters),
             log_limiter: RateLimiter::default(),
         });
+        let backoff = self.acks.backoff;
+        if !backoff.is_valid() {
+            return Err(BuildError::InvalidBackoff {
+                initial: backoff.initial,
+                factor: backoff.factor,
+                max: backoff.max,
+            });
+        }
+        let (ack_client, acks) = (self.client.clone(), self.acks);
         let spawn_intake = move |subscription, shutdown, max_pending| {
             let intake = Intake {
                 pipeline: Arc::clone(&pipeline),
                 subscription,
                 shutdown,
                 max_pending,
+                acks: Acknowledger::new(&ack_client, acks),
             };
             tokio::spawn(intake.run())
         };

@@ -1,0 +1,158 @@
+//! Names of the metrics ncl records, of their labels, and of the label values.
+//!
+//! Every label takes its values from a bounded set: publisher and subscriber names
+//! chosen by the application, the wire names of registered payload types (any other
+//! type is recorded as [`UNKNOWN_TYPE`]), and the constants below. Message ids and
+//! subjects are never label values.
+
+/// Messages a publisher handled, by outcome: [`outcome::PUBLISHED`] or the kind of
+/// error. Counter; labels `instance`, `type`, `outcome`.
+pub const PUBLISHED_MESSAGES: &str = "ncl_published_messages_total";
+/// Envelope bytes a publisher handed to the NATS client. Counter in bytes; labels
+/// `instance`, `type`.
+pub const PUBLISHED_BYTES: &str = "ncl_published_bytes_total";
+/// Time from the publish call until the NATS client took the message (stamping,
+/// serializing and sending), for published messages only. A JetStream publisher's
+/// acknowledgement is timed apart, in [`JETSTREAM_ACK_DURATION`]. Histogram in seconds;
+/// labels `instance`, `type`.
+pub const PUBLISH_DURATION: &str = "ncl_publish_duration_seconds";
+
+/// Messages a subscriber received, by what became of them: [`outcome::PROCESSED`],
+/// [`outcome::FILTERED`] or the step that failed. Counter; labels `instance`, `type`,
+/// `outcome`.
+pub const RECEIVED_MESSAGES: &str = "ncl_received_messages_total";
+/// Processed messages that no handler wanted (every `should_process` returned `false`);
+/// they are also counted as processed. Counter; labels `instance`, `type`.
+pub const UNHANDLED_MESSAGES: &str = "ncl_unhandled_messages_total";
+/// Time a message spent in one step of the subscriber, see [`stage`]. Histogram in
+/// seconds; labels `instance`, `type`, `stage`.
+pub const PROCESSING_DURATION: &str = "ncl_processing_duration_seconds";
+/// Time from the message's `EventTime` until the subscriber finished processing it,
+/// for processed messages only. Messages whose `EventTime` is missing, invalid or ahead
+/// of the local clock are left out. Histogram in seconds; labels `instance`, `type`.
+pub const END_TO_END_LATENCY: &str = "ncl_end_to_end_latency_seconds";
+/// Messages a subscriber is processing now, from envelope decode to the end of the
+/// checkpoint. Gauge; label `instance`.
+pub const MESSAGES_IN_FLIGHT: &str = "ncl_messages_in_flight";
+/// Messages a subscriber dropped without processing because its pending queue was full
+/// (a slow consumer). Counter; label `instance`.
+pub const DROPPED_MESSAGES: &str = "ncl_dropped_messages_total";
+
+/// Acknowledgements a JetStream subscriber sent, by [`ack_kind`]. Counter; labels
+/// `instance` (the durable consumer name), `kind`.
+pub const JETSTREAM_ACKS: &str = "ncl_jetstream_acks_total";
+/// Acknowledgements a JetStream subscriber failed to send, by [`ack_kind`]. Counter;
+/// labels `instance`, `kind`.
+pub const JETSTREAM_ACK_ERRORS: &str = "ncl_jetstream_ack_errors_total";
+/// Deliveries whose server-side delivery count is above 1. Counter; label `instance`.
+pub const JETSTREAM_REDELIVERIES: &str = "ncl_jetstream_redeliveries_total";
+/// Deliveries acknowledged without processing because their stream sequence was at or
+/// below the last checkpoint. Counter; label `instance`.
+pub const JETSTREAM_SKIPPED: &str = "ncl_jetstream_skipped_messages_total";
+/// Messages published to the dead-letter subject, by the step that failed last.
+/// Counter; labels `instance`, `outcome`.
+pub const JETSTREAM_DEAD_LETTERS: &str = "ncl_jetstream_dead_letters_total";
+/// Dead-letter publishes that failed; the message is delivered again. Counter; label
+/// `instance`.
+pub const JETSTREAM_DEAD_LETTER_ERRORS: &str = "ncl_jetstream_dead_letter_errors_total";
+/// Stream acknowledgements a JetStream publisher received or gave up on, by
+/// [`ack_outcome`]. Counter; labels `instance`, `type`, `outcome`.
+pub const JETSTREAM_PUBLISH_ACKS: &str = "ncl_jetstream_publish_acks_total";
+/// Messages a JetStream publisher sent whose stream acknowledgement is still awaited.
+/// Gauge; label `instance`.
+pub const JETSTREAM_PENDING_ACKS: &str = "ncl_jetstream_pending_acks";
+/// Time from sending a message to the stream's acknowledgement, for acknowledged
+/// messages only. Histogram in seconds; labels `instance`, `type`.
+pub const JETSTREAM_ACK_DURATION: &str = "ncl_jetstream_publish_ack_duration_seconds";
+
+/// Label keys.
+pub mod label {
+    /// Name of the publisher or subscriber: the publisher's `name`, the subscriber's
+    /// `name` (default `"subscriber"`), or a JetStream subscriber's durable name.
+    pub const INSTANCE: &str = "instance";
+    /// Wire name of a registered payload type, or [`UNKNOWN_TYPE`](super::UNKNOWN_TYPE).
+    pub const TYPE: &str = "type";
+    /// Outcome of a message; see [`outcome`](super::outcome) and
+    /// [`ack_outcome`](super::ack_outcome).
+    pub const OUTCOME: &str = "outcome";
+    /// Step of the subscriber; see [`stage`](super::stage).
+    pub const STAGE: &str = "stage";
+    /// Kind of a JetStream acknowledgement; see [`ack_kind`](super::ack_kind).
+    pub const KIND: &str = "kind";
+}
+
+/// The `type` label of a message whose type is missing or not registered.
+pub const UNKNOWN_TYPE: &str = "unknown";
+
+/// Values of the `outcome` label of published and received messages.
+pub mod outcome {
+    /// The NATS client took the message.
+    pub const PUBLISHED: &str = "published";
+    /// Every interested handler succeeded and the checkpoint was recorded.
+    pub const PROCESSED: &str = "processed";
+    /// The subscriber's filter dropped the message.
+    pub const FILTERED: &str = "filtered";
+    /// The envelope did not decode (too short, unknown version, bad CRC, bad body).
+    pub const ENVELOPE_ERROR: &str = "envelope_error";
+    /// The payload did not decode (unknown type or encoding, invalid JSON).
+    pub const PAYLOAD_ERROR: &str = "payload_error";
+    /// A handler returned an error.
+    pub const HANDLER_ERROR: &str = "handler_error";
+    /// A handler, its `should_process` or the filter panicked.
+    pub const PANIC: &str = "panic";
+    /// A handler ran past the handler timeout and was cancelled. When publishing: the
+    /// NATS client did not take the message within the publish timeout.
+    pub const TIMEOUT: &str = "timeout";
+    /// The checkpoint failed after the handlers succeeded.
+    pub const CHECKPOINT_ERROR: &str = "checkpoint_error";
+    /// Publishing: the destination subject is invalid.
+    pub const INVALID_SUBJECT: &str = "invalid_subject";
+    /// Publishing: the payload did not serialize or its type is not registered.
+    pub const SERIALIZE_ERROR: &str = "serialize_error";
+    /// Publishing: the envelope is larger than the server's `max_payload`.
+    pub const MAX_PAYLOAD_EXCEEDED: &str = "max_payload_exceeded";
+    /// Publishing: the publisher was closed.
+    pub const CLOSED: &str = "closed";
+    /// Publishing: the NATS client failed.
+    pub const NATS_ERROR: &str = "nats_error";
+}
+
+/// Values of the `stage` label of [`PROCESSING_DURATION`](super::PROCESSING_DURATION).
+pub mod stage {
+    /// Envelope decode, filter and payload decode, for messages that reached the
+    /// handlers.
+    pub const DECODE: &str = "decode";
+    /// Every handler of the subscriber on one message, `should_process` included.
+    pub const HANDLER: &str = "handler";
+    /// The checkpoint, for messages whose handlers all succeeded.
+    pub const CHECKPOINT: &str = "checkpoint";
+    /// The whole pipeline, for every message whatever its outcome.
+    pub const TOTAL: &str = "total";
+}
+
+/// Values of the `kind` label of JetStream acknowledgements.
+pub mod ack_kind {
+    /// Positive acknowledgement (`+ACK` or `+NXT`): processed, filtered, skipped or
+    /// dead-lettered.
+    pub const ACK: &str = "ack";
+    /// Negative acknowledgement: the server delivers the message again after a delay.
+    pub const NAK: &str = "nak";
+    /// Work in progress: the handler is still running, which resets the ack wait.
+    pub const PROGRESS: &str = "progress";
+    /// Termination: the server never delivers the message again.
+    pub const TERM: &str = "term";
+}
+
+/// Values of the `outcome` label of [`JETSTREAM_PUBLISH_ACKS`](super::JETSTREAM_PUBLISH_ACKS).
+pub mod ack_outcome {
+    /// The stream stored the message.
+    pub const STORED: &str = "stored";
+    /// The stream already held a message with the same `MessageID` and kept that one.
+    pub const DUPLICATE: &str = "duplicate";
+    /// No acknowledgement arrived within the publish timeout; the message may be stored.
+    pub const TIMEOUT: &str = "timeout";
+    /// No stream stores the subject.
+    pub const STREAM_NOT_FOUND: &str = "stream_not_found";
+    /// The stream rejected the message or the client failed.
+    pub const ERROR: &str = "error";
+}
