@@ -3,14 +3,18 @@
 //! ```sh
 //! cargo run --release -p examples --example throughput -- --size 128 --count 200000
 //! cargo run --release -p examples --example throughput -- --size 128 --rate 20000
+//! cargo run --release -p examples --example throughput -- --size 128 --requests 5000
 //! ```
 //!
 //! Throughput mode publishes `--count` messages as fast as the client accepts them and
 //! times until the subscriber has received the last one, for raw async-nats and for NCL
 //! with envelope versions 1 and 2. The paths alternate over `--rounds` rounds and the
 //! median of each is reported. Latency mode (`--rate`) publishes at a fixed rate and
-//! reports publish-to-handler latency percentiles. A lost message is an error, not a
-//! figure. The last line of stdout is one JSON object with the results.
+//! reports publish-to-handler latency percentiles. Request mode (`--requests`) times
+//! sequential request/reply round trips (raw `Client::request` against NCL's
+//! `Publisher::request` and `Responder`) and the throughput of acknowledged publishing
+//! (NCL's `AckedPublisher` against raw publish of the same messages). A lost message is
+//! an error, not a figure. The last line of stdout is one JSON object with the results.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +24,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use examples::nats_server::{self, PrivateServer};
 use futures_util::StreamExt;
-use ncl::{AnyMessage, EnvelopeSerializer, EnvelopeVersion, NclPayload, Publisher, Subscriber};
+use ncl::acked::AckedPublisher;
+use ncl::{
+    AnyMessage, EnvelopeSerializer, EnvelopeVersion, ErrorResponse, Message, NclPayload, Publisher,
+    Request, RequestRouter, Responder, Subscriber,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
@@ -38,6 +46,8 @@ Options:
   --rounds N       rounds; each round runs every path once, in rotating order [default: 5]
   --rate R         latency mode: publish R messages per second and report latency
                    percentiles instead of throughput (count defaults to 5 s worth)
+  --requests N     request mode: time N sequential request/reply round trips, then
+                   acknowledged publishing of --count messages
   -h, --help       print this help
 
 Uses the server at NATS_URL when it is set; otherwise starts a private nats-server on
@@ -65,12 +75,23 @@ impl Blob {
     }
 }
 
+impl Request for Blob {
+    type Response = Blob;
+}
+
+/// Answers a request with its own payload, as the raw responder echoes the bytes.
+#[ncl::handler]
+async fn echo(request: &Message<Blob>) -> Result<Blob, ErrorResponse> {
+    Ok(request.payload.clone())
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Options {
     size: usize,
     count: u64,
     rounds: usize,
     rate: Option<u64>,
+    requests: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +144,7 @@ fn parse_args() -> Result<Option<Options>, String> {
         count: 200_000,
         rounds: 5,
         rate: None,
+        requests: None,
     };
     let mut count_given = false;
     let mut args = std::env::args().skip(1);
@@ -137,11 +159,16 @@ fn parse_args() -> Result<Option<Options>, String> {
             }
             "--rounds" => options.rounds = parse(&value("--rounds")?, "--rounds")?,
             "--rate" => options.rate = Some(parse(&value("--rate")?, "--rate")?),
+            "--requests" => options.requests = Some(parse(&value("--requests")?, "--requests")?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if options.count == 0 || options.rounds == 0 || options.rate == Some(0) {
-        return Err("--count, --rounds and --rate must be at least 1".to_owned());
+    if options.count == 0
+        || options.rounds == 0
+        || options.rate == Some(0)
+        || options.requests == Some(0)
+    {
+        return Err("--count, --rounds, --rate and --requests must be at least 1".to_owned());
     }
     if let (Some(rate), false) = (options.rate, count_given) {
         options.count = rate * 5;
@@ -160,10 +187,182 @@ async fn run(options: Options) -> Result<(), String> {
         "server {url}, payload {} B, {} messages per run, {} rounds",
         options.size, options.count, options.rounds
     );
-    match options.rate {
-        None => throughput(&url, options).await,
-        Some(rate) => latency(&url, options, rate).await,
+    match (options.requests, options.rate) {
+        (Some(requests), _) => request_reply(&url, options, requests).await,
+        (None, None) => throughput(&url, options).await,
+        (None, Some(rate)) => latency(&url, options, rate).await,
     }
+}
+
+/// Times request/reply round trips and acknowledged publishing, each beside raw
+/// async-nats on the same server.
+async fn request_reply(url: &str, options: Options, requests: u64) -> Result<(), String> {
+    let client = connect(url, options.count).await?;
+    let blob = Blob::with_json_size(options.size, 0);
+    let body = Bytes::from(serde_json::to_vec(&blob).map_err(|error| error.to_string())?);
+
+    // Raw: a subscription that echoes each request's bytes.
+    let raw_subject = format!("bench.raw-request.{}", std::process::id());
+    let mut raw_requests = client
+        .subscribe(raw_subject.clone())
+        .await
+        .map_err(|error| error.to_string())?;
+    let echo_client = client.clone();
+    let raw_echo = tokio::spawn(async move {
+        while let Some(request) = raw_requests.next().await {
+            if let Some(reply) = request.reply {
+                let _ = echo_client.publish(reply, request.payload).await;
+            }
+        }
+    });
+    client.flush().await.map_err(|error| error.to_string())?;
+
+    // NCL: a responder routing the request type to `echo`.
+    let ncl_subject = format!("bench.ncl-request.{}", std::process::id());
+    let responder = Responder::builder(client.clone())
+        .name("throughput-responder")
+        .subject(ncl_subject.clone())
+        .handler(RequestRouter::empty(()).route::<echo>())
+        .build()
+        .map_err(|error| error.to_string())?;
+    responder
+        .listen()
+        .await
+        .map_err(|error| error.to_string())?;
+    let requester = Publisher::builder(client.clone())
+        .name("throughput-requester")
+        .destination(ncl_subject)
+        .build()
+        .map_err(|error| error.to_string())?;
+
+    let mut raw_ns = Vec::new();
+    let mut ncl_ns = Vec::new();
+    // Alternate one raw and one NCL request, so both see the same machine load.
+    for _ in 0..requests {
+        let start = Instant::now();
+        client
+            .request(raw_subject.clone(), body.clone())
+            .await
+            .map_err(|error| format!("raw request failed: {error}"))?;
+        raw_ns.push(elapsed_ns(start));
+
+        let start = Instant::now();
+        requester
+            .request(&blob)
+            .await
+            .map_err(|error| format!("NCL request failed: {error}"))?;
+        ncl_ns.push(elapsed_ns(start));
+    }
+    raw_echo.abort();
+    responder.close().await;
+    raw_ns.sort_unstable();
+    ncl_ns.sort_unstable();
+    let (raw_p50, raw_p99) = (percentile(&raw_ns, 0.5), percentile(&raw_ns, 0.99));
+    let (ncl_p50, ncl_p99) = (percentile(&ncl_ns, 0.5), percentile(&ncl_ns, 0.99));
+    println!(
+        "request/reply raw   p50 {:>8.1} us  p99 {:>8.1} us",
+        raw_p50 as f64 / 1e3,
+        raw_p99 as f64 / 1e3
+    );
+    println!(
+        "request/reply ncl   p50 {:>8.1} us  p99 {:>8.1} us  (p50 ratio {:.2})",
+        ncl_p50 as f64 / 1e3,
+        ncl_p99 as f64 / 1e3,
+        ncl_p50 as f64 / raw_p50.max(1) as f64
+    );
+
+    let raw_rate = run_once(url, options, Path::Raw, None).await?.rate;
+    let acked_rate = acked_throughput(url, options).await?;
+    println!("publish raw         {raw_rate:>12.0} msgs/s");
+    println!(
+        "acked publish ncl   {acked_rate:>12.0} msgs/s  (ratio {:.3})",
+        acked_rate / raw_rate
+    );
+    println!(
+        "{{\"size\":{},\"requests\":{requests},\"raw_request_p50_us\":{:.1},\
+         \"raw_request_p99_us\":{:.1},\"ncl_request_p50_us\":{:.1},\"ncl_request_p99_us\":{:.1},\
+         \"request_p50_ratio\":{:.3},\"count\":{},\"raw_msgs_per_s\":{raw_rate:.0},\
+         \"acked_msgs_per_s\":{acked_rate:.0},\"acked_ratio\":{:.4}}}",
+        options.size,
+        raw_p50 as f64 / 1e3,
+        raw_p99 as f64 / 1e3,
+        ncl_p50 as f64 / 1e3,
+        ncl_p99 as f64 / 1e3,
+        ncl_p50 as f64 / raw_p50.max(1) as f64,
+        options.count,
+        acked_rate / raw_rate,
+    );
+    Ok(())
+}
+
+/// Publishes `--count` messages with acknowledgements to a core subscriber, keeping
+/// the publisher's pending window full, and returns messages per second.
+async fn acked_throughput(url: &str, options: Options) -> Result<f64, String> {
+    let subject = format!("bench.acked.{}", std::process::id());
+    let subscriber_client = connect(url, options.count).await?;
+    let publisher_client = connect(url, options.count).await?;
+    let start = Instant::now();
+    let receiver = Receiver::new(options.count, start, false);
+    let handler_receiver = Arc::clone(&receiver);
+    let subscriber = Subscriber::builder(subscriber_client)
+        .handler(ncl::handler_fn(move |message: &AnyMessage| {
+            if let Some(blob) = message.payload::<Blob>() {
+                handler_receiver.record(blob.sent_ns);
+            }
+            std::future::ready(Ok(()))
+        }))
+        .build()
+        .map_err(|error| error.to_string())?;
+    subscriber
+        .subscribe([subject.clone()])
+        .await
+        .map_err(|error| error.to_string())?;
+    let publisher = AckedPublisher::builder(publisher_client)
+        .name("throughput-acked")
+        .destination(subject)
+        .build()
+        .await
+        .map_err(|error| error.to_string())?;
+
+    let blob = Blob::with_json_size(options.size, 0);
+    let mut in_flight = std::collections::VecDeque::new();
+    let publish_start = Instant::now();
+    for _ in 0..options.count {
+        // Keep below the publisher's pending limit (1,000 by default) by waiting for the
+        // oldest acknowledgement first.
+        if in_flight.len() >= 900 {
+            if let Some(pending) = in_flight.pop_front() {
+                let pending: ncl::acked::AckFuture = pending;
+                pending
+                    .await
+                    .map_err(|error| format!("acked publish failed: {error}"))?;
+            }
+        }
+        let pending = publisher
+            .publish_async(&blob)
+            .map_err(|error| format!("acked publish failed: {error}"))?;
+        in_flight.push_back(pending);
+    }
+    for pending in in_flight {
+        pending
+            .await
+            .map_err(|error| format!("acked publish failed: {error}"))?;
+    }
+    let elapsed = publish_start.elapsed();
+    publisher.close().await;
+    subscriber.close().await;
+    let received = receiver.received.load(Ordering::Acquire);
+    if received != options.count {
+        return Err(format!(
+            "acked publish: handled {received} of {} acknowledged messages",
+            options.count
+        ));
+    }
+    Ok(options.count as f64 / elapsed.as_secs_f64())
+}
+
+fn elapsed_ns(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Returns the server URL, and the private server when one had to be started.

@@ -52,7 +52,10 @@ fn main() {
     {
         let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
         let (publish, receive) = metrics::with_local_recorder(&recorder, count_hooks);
-        println!("{:<30} {publish:>16.2} {receive:>16.2}", "prometheus recorder");
+        println!(
+            "{:<30} {publish:>16.2} {receive:>16.2}",
+            "prometheus recorder"
+        );
     }
 }
 
@@ -70,7 +73,11 @@ fn count_hooks() -> (f64, f64) {
     // The first message of a type builds and caches its metric handles.
     publish.record::<Blob>(&metadata, envelope.len());
     let processed = pipeline.process(&envelope).now_or_never();
-    assert_eq!(processed, Some(true), "the pipeline should process the message");
+    assert_eq!(
+        processed,
+        Some(true),
+        "the pipeline should process the message"
+    );
 
     let region = Region::new(GLOBAL);
     for _ in 0..MESSAGES {

@@ -85,7 +85,8 @@ fn acks_redeliveries_and_dead_letters_are_counted() {
     });
 
     let billing = (label::INSTANCE, "billing");
-    let acks = |kind: &str| captured.counter(names::JETSTREAM_ACKS, &[billing, (label::KIND, kind)]);
+    let acks =
+        |kind: &str| captured.counter(names::JETSTREAM_ACKS, &[billing, (label::KIND, kind)]);
     assert_eq!(acks(ack_kind::ACK), stats.acked);
     assert_eq!(acks(ack_kind::NAK), stats.retried);
     assert_eq!(stats.retried, 1, "the bad order is retried once: {stats:?}");
@@ -104,7 +105,11 @@ fn acks_redeliveries_and_dead_letters_are_counted() {
         captured.counter(names::RECEIVED_MESSAGES, &labels)
     };
     assert_eq!(received(outcome::PROCESSED), 2);
-    assert_eq!(received(outcome::HANDLER_ERROR), 2, "one per delivery of the bad order");
+    assert_eq!(
+        received(outcome::HANDLER_ERROR),
+        2,
+        "one per delivery of the bad order"
+    );
 
     let shop = (label::INSTANCE, "shop");
     let stream_acks = |outcome: &str| {

@@ -147,7 +147,10 @@ async fn run_every_outcome(recorder: &DebuggingRecorder) -> Captured {
         envelope("Job", br#"{"behaviour":"Explode"}"#),
     ];
     for bytes in hand_made {
-        client.publish("jobs", bytes).await.expect("publish raw bytes");
+        client
+            .publish("jobs", bytes)
+            .await
+            .expect("publish raw bytes");
     }
     within("flush", client.flush()).await.expect("flush");
 
@@ -265,7 +268,10 @@ fn label_values_come_from_bounded_sets() {
 
     let types = captured.label_values("ncl_", label::TYPE);
     let expected: Vec<&str> = vec!["Ignored", "Job", "unknown"];
-    assert_eq!(types.iter().map(String::as_str).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        types.iter().map(String::as_str).collect::<Vec<_>>(),
+        expected
+    );
     let instances = captured.label_values("ncl_", label::INSTANCE);
     let expected: Vec<&str> = vec!["scheduler", "workers"];
     assert_eq!(
@@ -296,7 +302,10 @@ fn publish_errors_are_counted_by_outcome() {
         let job = Job {
             behaviour: Behaviour::Succeed,
         };
-        let error = publisher.publish(&job).await.expect_err("publisher is closed");
+        let error = publisher
+            .publish(&job)
+            .await
+            .expect_err("publisher is closed");
         assert!(matches!(error, ncl::PublishError::Closed), "{error:?}");
         Captured::take(&recorder.snapshotter())
     });
@@ -346,7 +355,10 @@ fn slow_consumer_drops_are_counted() {
     });
 
     let counted = captured.counter(names::DROPPED_MESSAGES, &[(label::INSTANCE, "slow")]);
-    assert_eq!(counted, dropped, "the metric matches SubscriberStats::dropped");
+    assert_eq!(
+        counted, dropped,
+        "the metric matches SubscriberStats::dropped"
+    );
     assert!(counted > 0);
 }
 

@@ -1,7 +1,7 @@
 //! The metrics of a subscriber and a publisher, served by metrics-exporter-prometheus's
 //! HTTP listener on a loopback port and scraped once.
 //!
-//! The exporter installs a process-wide recorder, so this file holds a single test.
+//! The exporter installs a process-wide recorder, so this file contains a single test.
 
 use std::time::Duration;
 
@@ -34,7 +34,10 @@ async fn scrape(port: u16) -> String {
                 let (head, body) = response
                     .split_once("\r\n\r\n")
                     .expect("response has a header and a body");
-                assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+                assert!(
+                    head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+                    "{head}"
+                );
                 return body.to_owned();
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -103,13 +106,20 @@ async fn prometheus_endpoint_serves_ncl_metrics() {
     let durations = sample(
         &body,
         "ncl_processing_duration_seconds_count",
-        &[("instance", "scraped"), ("type", "Scraped"), ("stage", "total")],
+        &[
+            ("instance", "scraped"),
+            ("type", "Scraped"),
+            ("stage", "total"),
+        ],
     );
     assert_eq!(durations, Some(3.0), "body:\n{body}");
     assert!(
         body.contains("# TYPE ncl_received_messages_total counter"),
         "body:\n{body}"
     );
-    assert!(body.contains("# HELP ncl_received_messages_total"), "body:\n{body}");
+    assert!(
+        body.contains("# HELP ncl_received_messages_total"),
+        "body:\n{body}"
+    );
     subscriber.close().await;
 }

@@ -14,9 +14,9 @@ use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, T
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde::{Deserialize, Serialize};
+use tests::{NatsServer, Recorder, connect, registry, wait_for_settled, within};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
-use tests::{NatsServer, Recorder, connect, registry, wait_for_settled, within};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, NclPayload)]
 struct Traced {
@@ -32,7 +32,7 @@ struct Run {
 }
 
 /// Publishes one message inside a `test.request` span with `version`, and handles it
-/// in a subscriber whose handler opens a `handler.work` span; spans go to an in-memory
+/// in a subscriber whose handler opens a `handler.work` span. Spans go to an in-memory
 /// exporter through a tracing-opentelemetry layer.
 fn run_traced(version: EnvelopeVersion) -> Run {
     let exporter = InMemorySpanExporter::default();
@@ -143,7 +143,10 @@ fn assert_linked(version: EnvelopeVersion) {
     assert_eq!(run.seen_traceparent.as_deref(), Some(expected.as_str()));
 
     assert_eq!(attribute(process, "subject").as_deref(), Some("traced"));
-    assert_eq!(attribute(process, "message_type").as_deref(), Some("Traced"));
+    assert_eq!(
+        attribute(process, "message_type").as_deref(),
+        Some("Traced")
+    );
     assert_eq!(attribute(process, "source").as_deref(), Some("tracer"));
     let message_id = attribute(process, "message_id").expect("message_id attribute");
     assert_eq!(attribute(publish, "message_id"), Some(message_id));
@@ -168,12 +171,24 @@ fn trace_context_survives_envelope_round_trip() {
         let raw = serializer
             .deserialize_bytes(&run.envelope)
             .expect("decode the envelope");
-        assert_eq!(raw.metadata.get(TRACEPARENT), run.seen_traceparent.as_deref());
-        assert_eq!(raw.metadata.get(TRACESTATE), None, "an empty tracestate is not written");
+        assert_eq!(
+            raw.metadata.get(TRACEPARENT),
+            run.seen_traceparent.as_deref()
+        );
+        assert_eq!(
+            raw.metadata.get(TRACESTATE),
+            None,
+            "an empty tracestate is not written"
+        );
         // Go's encoder writes the same bytes for the same metadata, so re-encoding shows
         // that nothing of the trace context depends on how this crate wrote it.
-        let again = serializer.serialize(&raw).expect("encode the envelope again");
-        assert_eq!(again, run.envelope, "{version:?}: re-encoding changed the bytes");
+        let again = serializer
+            .serialize(&raw)
+            .expect("encode the envelope again");
+        assert_eq!(
+            again, run.envelope,
+            "{version:?}: re-encoding changed the bytes"
+        );
     }
 }
 

@@ -245,7 +245,6 @@ pub fn check_reencode(version_byte: u8, raw: &RawMessage) {
     assert_eq!(first, second, "json-v1 encoding is not a fixed point");
 }
 
-
 /// Decodes a message's payload and checks the outcome against its metadata.
 ///
 /// # Panics

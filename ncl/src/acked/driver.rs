@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::protocol::AckBody;
 use super::{Ack, AckError};
 use crate::PublishError;
+use crate::telemetry::AckedMetrics;
 
 /// A message waiting to be sent, awaiting its acknowledgement, or waiting to be retried.
 pub(super) struct Entry {
@@ -71,6 +72,7 @@ pub(super) struct DriverSettings {
     pub(super) ack_wait: Duration,
     pub(super) max_attempts: u32,
     pub(super) publish_timeout: Duration,
+    pub(super) metrics: AckedMetrics,
 }
 
 pub(super) struct Driver {
@@ -220,6 +222,7 @@ impl Driver {
                 let deadline = Instant::now() + self.settings.ack_wait;
                 self.deadlines.push_back((deadline, token));
                 self.in_flight.insert(token, entry);
+                self.settings.metrics.sent(self.pending());
                 return;
             }
             Ok(Err(source)) => PublishError::Nats {
@@ -294,6 +297,7 @@ impl Driver {
                     self.unresolved_nacks += 1;
                 }
                 self.retries.push((Instant::now() + delay, entry));
+                self.settings.metrics.retried();
             }
             _ => {
                 let error = AckError::Nack {
@@ -358,6 +362,7 @@ impl Driver {
                 "acknowledged publish failed"
             );
         }
+        self.settings.metrics.resolved(&result, self.pending());
         // The caller may have dropped the future; the message is resolved either way.
         let _ = entry.done.send(result);
     }

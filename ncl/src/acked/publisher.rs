@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::driver::{Command, Driver, DriverSettings, Entry, PendingSlot};
 use super::{AckError, BuildError, DEFAULT_ACK_WAIT, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_PENDING};
+use crate::telemetry::AckedMetrics;
 use crate::{
     DEFAULT_PUBLISH_TIMEOUT, EnvelopeSerializer, Metadata, Payload, PayloadRegistry, PublishError,
     Publisher, PublisherBuilder,
@@ -408,6 +409,7 @@ impl AckedPublisherBuilder {
             ack_wait: self.ack_wait,
             max_attempts: self.max_attempts,
             publish_timeout: self.publish_timeout,
+            metrics: AckedMetrics::new(core.name()),
         };
         tokio::spawn(Driver::new(self.client, subscription, receiver, settings).run());
         tracing::debug!(

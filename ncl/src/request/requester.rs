@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use async_nats::client::RequestErrorKind;
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
+use tracing::Instrument;
 
 use super::{DEFAULT_REQUEST_TIMEOUT, ErrorResponse, Request, RequestError, ResponseDecodeError};
+use crate::telemetry;
 use crate::{
     EnvelopeSerializer, JSON_ENCODING, Message, Metadata, Payload, PublishError, Publisher,
 };
@@ -109,6 +111,22 @@ impl Publisher {
     ///
     /// As [`Publisher::request`].
     pub async fn request_with_metadata<R: Request>(
+        &self,
+        metadata: Metadata,
+        request: &R,
+        timeout: Duration,
+    ) -> Result<Message<R::Response>, RequestError> {
+        let span = telemetry::request_span(self.name(), R::NAME);
+        let started = self.metrics().requests().start();
+        let requesting = self.request_in_span(metadata, request, timeout);
+        let result = requesting.instrument(span).await;
+        self.metrics().requests().record::<R, _>(started, &result);
+        result
+    }
+
+    /// Sends a request and awaits its response, as [`Publisher::request_with_metadata`]
+    /// does, inside its span.
+    async fn request_in_span<R: Request>(
         &self,
         mut metadata: Metadata,
         request: &R,

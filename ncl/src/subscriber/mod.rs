@@ -277,7 +277,10 @@ pub(crate) async fn sync_with_server(client: &async_nats::Client) {
         client.publish(inbox, bytes::Bytes::new()).await.ok()?;
         probe.next().await
     };
-    if tokio::time::timeout(SYNC_TIMEOUT, round_trip).await.is_err() {
+    if tokio::time::timeout(SYNC_TIMEOUT, round_trip)
+        .await
+        .is_err()
+    {
         tracing::debug!("server did not confirm the subscriptions in time");
     }
     let _ = probe.unsubscribe().await;

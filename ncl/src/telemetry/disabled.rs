@@ -36,6 +36,44 @@ impl PublisherMetrics {
         _result: Result<usize, &crate::jetstream::PublishError>,
     ) {
     }
+
+    pub(crate) fn requests(&self) -> &RequestMetrics {
+        &RequestMetrics
+    }
+}
+
+pub(crate) struct RequestMetrics;
+
+impl RequestMetrics {
+    pub(crate) fn start(&self) -> Option<Instant> {
+        None
+    }
+
+    pub(crate) fn record<R: Any, T>(
+        &self,
+        _started: Option<Instant>,
+        _result: &Result<T, crate::RequestError>,
+    ) {
+    }
+}
+
+pub(crate) struct AckedMetrics;
+
+impl AckedMetrics {
+    pub(crate) fn new(_instance: &str) -> Self {
+        Self
+    }
+
+    pub(crate) fn resolved(
+        &self,
+        _result: &Result<crate::acked::Ack, crate::AckError>,
+        _pending: usize,
+    ) {
+    }
+
+    pub(crate) fn sent(&self, _pending: usize) {}
+
+    pub(crate) fn retried(&self) {}
 }
 
 pub(crate) struct SubscriberMetrics;

@@ -48,9 +48,12 @@ pub mod __bench;
 #[cfg(feature = "opentelemetry")]
 pub use self::propagation::{extract_context, inject_context};
 pub(crate) use self::recording::{
-    AckMetrics, AckTracker, DurableMetrics, MessageTracker, PublisherMetrics, SubscriberMetrics,
+    AckMetrics, AckTracker, AckedMetrics, DurableMetrics, MessageTracker, PublisherMetrics,
+    SubscriberMetrics,
 };
-pub(crate) use self::spans::{process_span, publish_span, record_publish, record_sent};
+pub(crate) use self::spans::{
+    process_span, publish_span, record_publish, record_sent, request_span,
+};
 
 /// Metadata key of the W3C `traceparent`: version, trace id, parent span id and flags.
 pub const TRACEPARENT: &str = "traceparent";

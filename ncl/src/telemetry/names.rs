@@ -18,8 +18,8 @@ pub const PUBLISHED_BYTES: &str = "ncl_published_bytes_total";
 pub const PUBLISH_DURATION: &str = "ncl_publish_duration_seconds";
 
 /// Messages a subscriber received, by what became of them: [`outcome::PROCESSED`],
-/// [`outcome::FILTERED`] or the step that failed. Counter; labels `instance`, `type`,
-/// `outcome`.
+/// [`outcome::FILTERED`] or the step that failed. A JetStream subscriber counts each
+/// delivery. Counter; labels `instance`, `type`, `outcome`.
 pub const RECEIVED_MESSAGES: &str = "ncl_received_messages_total";
 /// Processed messages that no handler wanted (every `should_process` returned `false`);
 /// they are also counted as processed. Counter; labels `instance`, `type`.
@@ -65,6 +65,23 @@ pub const JETSTREAM_PENDING_ACKS: &str = "ncl_jetstream_pending_acks";
 /// messages only. Histogram in seconds; labels `instance`, `type`.
 pub const JETSTREAM_ACK_DURATION: &str = "ncl_jetstream_publish_ack_duration_seconds";
 
+/// Requests a publisher sent, by [`outcome::RESPONDED`] or the kind of failure.
+/// Counter; labels `instance`, `type` (of the request), `outcome`.
+pub const REQUESTS: &str = "ncl_requests_total";
+/// Time from the request call until its response decoded, for answered requests only.
+/// Histogram in seconds; labels `instance`, `type`.
+pub const REQUEST_DURATION: &str = "ncl_request_duration_seconds";
+/// Queued messages of an acknowledged publisher, counted when resolved, by
+/// [`outcome::ACKED`] or the kind of failure. Errors that `publish_async` returns at once
+/// are not counted. Counter; labels `instance`, `outcome`.
+pub const ACKED_PUBLISHES: &str = "ncl_acked_publishes_total";
+/// Negative acknowledgements after which an acknowledged publisher sends the message
+/// again. Counter; label `instance`.
+pub const ACKED_RETRIES: &str = "ncl_acked_retries_total";
+/// Messages of an acknowledged publisher not resolved yet: queued, awaiting their
+/// acknowledgement or waiting for a retry. Gauge; label `instance`.
+pub const ACKED_PENDING: &str = "ncl_acked_pending_messages";
+
 /// Label keys.
 pub mod label {
     /// Name of the publisher or subscriber: the publisher's `name`, the subscriber's
@@ -101,7 +118,8 @@ pub mod outcome {
     /// A handler, its `should_process` or the filter panicked.
     pub const PANIC: &str = "panic";
     /// A handler ran past the handler timeout and was cancelled. When publishing: the
-    /// NATS client did not take the message within the publish timeout.
+    /// NATS client did not take the message within the publish timeout. For a request
+    /// or an acknowledged publish: no response or acknowledgement arrived in time.
     pub const TIMEOUT: &str = "timeout";
     /// The checkpoint failed after the handlers succeeded.
     pub const CHECKPOINT_ERROR: &str = "checkpoint_error";
@@ -111,10 +129,30 @@ pub mod outcome {
     pub const SERIALIZE_ERROR: &str = "serialize_error";
     /// Publishing: the envelope is larger than the server's `max_payload`.
     pub const MAX_PAYLOAD_EXCEEDED: &str = "max_payload_exceeded";
-    /// Publishing: the publisher was closed.
+    /// Publishing: the publisher was closed (for an acknowledged publish, also before
+    /// the acknowledgement arrived).
     pub const CLOSED: &str = "closed";
     /// Publishing: the NATS client failed.
     pub const NATS_ERROR: &str = "nats_error";
+    /// Request: the response arrived and decoded.
+    pub const RESPONDED: &str = "responded";
+    /// Request: the responder replied with an error response.
+    pub const REMOTE_ERROR: &str = "remote_error";
+    /// Request or acknowledged publish: nothing subscribes to the subject.
+    pub const NO_RESPONDERS: &str = "no_responders";
+    /// Request: the response is not a valid response of the expected type.
+    pub const DECODE_ERROR: &str = "decode_error";
+    /// Request or acknowledged publish: the message could not be encoded or sent, or
+    /// too many acknowledged messages were pending.
+    pub const PUBLISH_ERROR: &str = "publish_error";
+    /// Acknowledged publish: the subscriber acknowledged the message.
+    pub const ACKED: &str = "acked";
+    /// Acknowledged publish: the subscriber rejected the message and it is not retried.
+    pub const NACKED: &str = "nacked";
+    /// Acknowledged publish: the reply is not a valid acknowledgement.
+    pub const INVALID_ACK: &str = "invalid_ack";
+    /// Acknowledged publish: the publisher was reset before the acknowledgement.
+    pub const RESET: &str = "reset";
 }
 
 /// Values of the `stage` label of [`PROCESSING_DURATION`](super::PROCESSING_DURATION).

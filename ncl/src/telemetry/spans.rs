@@ -23,6 +23,18 @@ pub(crate) fn publish_span(source: &str, message_type: &'static str) -> Span {
     )
 }
 
+/// Returns the span of one request of a `message_type` by the publisher `source`,
+/// which covers sending it and awaiting the response.
+pub(crate) fn request_span(source: &str, message_type: &'static str) -> Span {
+    tracing::debug_span!(
+        target: "ncl::spans",
+        "ncl.request",
+        otel.kind = "client",
+        source,
+        message_type,
+    )
+}
+
 /// Records the subject and message id of a publish on its span, when the span is
 /// enabled; `subject` is called only then.
 pub(crate) fn record_publish<S: AsRef<str>>(

@@ -11,9 +11,12 @@ use metrics_util::{CompositeKey, MetricKind};
 
 /// Runs `test` on a current-thread runtime with `recorder` installed for this thread.
 ///
-/// Every task of the runtime runs on this thread, so the recorder sees the metrics of
-/// the publishers and subscribers the test builds, and no other test's.
-pub(crate) fn run_recorded<F: Future>(recorder: &DebuggingRecorder, test: impl FnOnce() -> F) -> F::Output {
+/// Every task of the runtime runs on this thread, so the recorder receives the metrics
+/// of the publishers and subscribers the test builds, and no other test's.
+pub(crate) fn run_recorded<F: Future>(
+    recorder: &DebuggingRecorder,
+    test: impl FnOnce() -> F,
+) -> F::Output {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,6 +7,7 @@
 
 mod jetstream;
 mod publisher;
+mod request;
 mod subscriber;
 
 use std::any::Any;
@@ -17,6 +18,7 @@ use metrics::{SharedString, Unit};
 
 pub(crate) use self::jetstream::DurableMetrics;
 pub(crate) use self::publisher::{AckMetrics, AckTracker, PublisherMetrics};
+pub(crate) use self::request::{AckedMetrics, RequestMetrics};
 pub(crate) use self::subscriber::{MessageTracker, SubscriberMetrics};
 use super::names;
 use crate::PayloadRegistry;
@@ -120,6 +122,31 @@ fn describe() {
         names::JETSTREAM_PENDING_ACKS,
         Unit::Count,
         "Messages sent to a stream whose acknowledgement is still awaited."
+    );
+    describe_counter!(
+        names::REQUESTS,
+        Unit::Count,
+        "Requests a publisher sent, by outcome."
+    );
+    describe_histogram!(
+        names::REQUEST_DURATION,
+        Unit::Seconds,
+        "Time from the request call until its response decoded."
+    );
+    describe_counter!(
+        names::ACKED_PUBLISHES,
+        Unit::Count,
+        "Messages of an acknowledged publisher resolved, by outcome."
+    );
+    describe_counter!(
+        names::ACKED_RETRIES,
+        Unit::Count,
+        "Negative acknowledgements after which the message is sent again."
+    );
+    describe_gauge!(
+        names::ACKED_PENDING,
+        Unit::Count,
+        "Messages of an acknowledged publisher not resolved yet."
     );
     describe_histogram!(
         names::JETSTREAM_ACK_DURATION,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use async_nats::jetstream::publish::PublishAck;
 use metrics::{Counter, Gauge, Histogram, SharedString};
 
-use super::{HandleCache, describe, recorder_installed, shared, type_label};
+use super::{HandleCache, RequestMetrics, describe, recorder_installed, shared, type_label};
 use crate::telemetry::names::{self, ack_outcome, label, outcome};
 use crate::{PayloadRegistry, PublishError};
 
@@ -79,6 +79,7 @@ impl PublishOutcome {
 pub(crate) struct PublisherMetrics {
     /// `None` when no recorder was installed at build time.
     inner: Option<Box<PublisherInner>>,
+    requests: RequestMetrics,
 }
 
 struct PublisherInner {
@@ -96,8 +97,12 @@ struct PublishHandles {
 impl PublisherMetrics {
     /// Creates the metrics of the publisher named `instance`.
     pub(crate) fn new(instance: &str, registry: &Arc<PayloadRegistry>) -> Self {
+        let requests = RequestMetrics::new(instance, registry);
         if !recorder_installed() {
-            return Self { inner: None };
+            return Self {
+                inner: None,
+                requests,
+            };
         }
         describe();
         let inner = PublisherInner {
@@ -107,7 +112,13 @@ impl PublisherMetrics {
         };
         Self {
             inner: Some(Box::new(inner)),
+            requests,
         }
+    }
+
+    /// Returns the metrics of the requests the publisher sends.
+    pub(crate) fn requests(&self) -> &RequestMetrics {
+        &self.requests
     }
 
     /// Returns the start time of a publish, or `None` when nothing is recorded.
