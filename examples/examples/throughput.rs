@@ -330,13 +330,13 @@ async fn acked_throughput(url: &str, options: Options) -> Result<f64, String> {
     for _ in 0..options.count {
         // Keep below the publisher's pending limit (1,000 by default) by waiting for the
         // oldest acknowledgement first.
-        if in_flight.len() >= 900 {
-            if let Some(pending) = in_flight.pop_front() {
-                let pending: ncl::acked::AckFuture = pending;
-                pending
-                    .await
-                    .map_err(|error| format!("acked publish failed: {error}"))?;
-            }
+        if in_flight.len() >= 900
+            && let Some(pending) = in_flight.pop_front()
+        {
+            let pending: ncl::acked::AckFuture = pending;
+            pending
+                .await
+                .map_err(|error| format!("acked publish failed: {error}"))?;
         }
         let pending = publisher
             .publish_async(&blob)
