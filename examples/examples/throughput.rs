@@ -215,7 +215,7 @@ async fn request_reply(url: &str, options: Options, requests: u64) -> Result<(),
             }
         }
     });
-    client.flush().await.map_err(|error| error.to_string())?;
+    sync_with_server(&client).await?;
 
     // NCL: a responder routing the request type to `echo`.
     let ncl_subject = format!("bench.ncl-request.{}", std::process::id());
@@ -359,6 +359,25 @@ async fn acked_throughput(url: &str, options: Options) -> Result<f64, String> {
         ));
     }
     Ok(options.count as f64 / elapsed.as_secs_f64())
+}
+
+/// Waits until the server has processed this client's subscriptions: `Client::flush`
+/// only waits for the bytes to leave the socket, so without this the first messages
+/// from the other connection could arrive before the subscription and be lost.
+async fn sync_with_server(client: &async_nats::Client) -> Result<(), String> {
+    let inbox = client.new_inbox();
+    let mut probe = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|error| error.to_string())?;
+    client
+        .publish(inbox, Bytes::new())
+        .await
+        .map_err(|error| error.to_string())?;
+    tokio::time::timeout(Duration::from_secs(5), probe.next())
+        .await
+        .map_err(|_| "the server did not confirm the subscription within 5 s".to_owned())?;
+    Ok(())
 }
 
 fn elapsed_ns(start: Instant) -> u64 {
@@ -561,10 +580,7 @@ async fn run_once(
             raw_task = None;
         }
     }
-    subscriber_client
-        .flush()
-        .await
-        .map_err(|error| error.to_string())?;
+    sync_with_server(&subscriber_client).await?;
 
     let publish_start = Instant::now();
     match path {

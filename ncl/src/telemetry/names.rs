@@ -155,7 +155,7 @@ pub mod outcome {
     pub const RESET: &str = "reset";
 }
 
-/// Values of the `stage` label of [`PROCESSING_DURATION`](super::PROCESSING_DURATION).
+/// Values of the `stage` label of [`PROCESSING_DURATION`].
 pub mod stage {
     /// Envelope decode, filter and payload decode, for messages that reached the
     /// handlers.
@@ -181,7 +181,7 @@ pub mod ack_kind {
     pub const TERM: &str = "term";
 }
 
-/// Values of the `outcome` label of [`JETSTREAM_PUBLISH_ACKS`](super::JETSTREAM_PUBLISH_ACKS).
+/// Values of the `outcome` label of [`JETSTREAM_PUBLISH_ACKS`].
 pub mod ack_outcome {
     /// The stream stored the message.
     pub const STORED: &str = "stored";

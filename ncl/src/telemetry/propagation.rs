@@ -36,7 +36,8 @@ impl Extractor for Metadata {
 ///
 /// ```
 /// use ncl::Metadata;
-/// use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
+/// use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
 ///
 /// let span_context = SpanContext::new(
 ///     TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
@@ -56,7 +57,8 @@ impl Extractor for Metadata {
 /// assert_eq!(metadata.get("tracestate"), None);
 ///
 /// let extracted = ncl::telemetry::extract_context(&metadata);
-/// assert_eq!(extracted.span().span_context().span_id(), SpanId::from_hex("00f067aa0ba902b7").unwrap());
+/// let span_id = extracted.span().span_context().span_id();
+/// assert_eq!(span_id, SpanId::from_hex("00f067aa0ba902b7").unwrap());
 /// ```
 pub fn inject_context(context: &Context, metadata: &mut Metadata) {
     TraceContextPropagator::new().inject_context(context, &mut WithoutEmptyState(metadata));

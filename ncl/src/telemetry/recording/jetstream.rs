@@ -70,7 +70,10 @@ impl DurableMetrics {
                 names::JETSTREAM_REDELIVERIES,
                 label::INSTANCE => instance.clone()
             ),
-            skipped: metrics::counter!(names::JETSTREAM_SKIPPED, label::INSTANCE => instance.clone()),
+            skipped: metrics::counter!(
+                names::JETSTREAM_SKIPPED,
+                label::INSTANCE => instance.clone()
+            ),
             dead_letters: DEAD_LETTER_STAGES.map(|failure| {
                 metrics::counter!(
                     names::JETSTREAM_DEAD_LETTERS,

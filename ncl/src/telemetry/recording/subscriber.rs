@@ -124,8 +124,14 @@ impl SubscriberMetrics {
         describe();
         let instance = shared(instance);
         let inner = SubscriberInner {
-            in_flight: metrics::gauge!(names::MESSAGES_IN_FLIGHT, label::INSTANCE => instance.clone()),
-            dropped: metrics::counter!(names::DROPPED_MESSAGES, label::INSTANCE => instance.clone()),
+            in_flight: metrics::gauge!(
+                names::MESSAGES_IN_FLIGHT,
+                label::INSTANCE => instance.clone()
+            ),
+            dropped: metrics::counter!(
+                names::DROPPED_MESSAGES,
+                label::INSTANCE => instance.clone()
+            ),
             instance,
             registry: Arc::clone(registry),
             by_type: HandleCache::new(),
