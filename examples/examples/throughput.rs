@@ -79,7 +79,7 @@ impl Request for Blob {
     type Response = Blob;
 }
 
-/// Answers a request with its own payload, as the raw responder echoes the bytes.
+/// Returns the request's payload as the response, as the raw responder echoes the bytes.
 #[ncl::handler]
 async fn echo(request: &Message<Blob>) -> Result<Blob, ErrorResponse> {
     Ok(request.payload.clone())
@@ -490,7 +490,7 @@ struct RunResult {
     latencies_ns: Vec<u64>,
 }
 
-/// What the receiving side of one run shares with the sending side.
+/// Counters and latencies the receiving side of one run shares with the sending side.
 struct Receiver {
     received: AtomicU64,
     expected: u64,
@@ -537,7 +537,7 @@ async fn run_once(
     let start = Instant::now();
     let receiver = Receiver::new(options.count, start, rate.is_some());
 
-    // Subscribe first, and make sure the server knows before publishing.
+    // Subscribe first, and wait until the server has registered the subscription.
     let ncl_subscriber;
     let raw_task;
     match path {

@@ -266,7 +266,7 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
 /// message published right after it from another connection could reach the server
 /// before the subscription. The server handles one connection's commands in order, so
 /// once the message comes back, the earlier subscriptions are in place. When the server
-/// does not answer within [`SYNC_TIMEOUT`] this gives up quietly: the client registers
+/// does not reply within [`SYNC_TIMEOUT`] this gives up quietly: the client registers
 /// its subscriptions again when it reconnects.
 pub(crate) async fn sync_with_server(client: &async_nats::Client) {
     let inbox = client.new_inbox();
