@@ -154,9 +154,10 @@ pub fn derive_ncl_payload(input: TokenStream) -> TokenStream {
 /// `jobs::Job` count as two types, and only the first method would run.
 ///
 /// The block is kept unchanged, and the macro writes the type's `ncl::MessageHandler`
-/// impl. Its `should_process` returns `true` for the wire names of the methods' payload
-/// types, and its `handle_message` matches the message's type against them and calls the
-/// method of the matching arm. A method's error is wrapped in an `ncl::HandlerError`
+/// impl. Its `should_process` returns `true` when the message's payload is of one of the
+/// methods' payload types (it compares `TypeId`s, so it reads no metadata), and its
+/// `handle_message` matches the message's wire type name against those types' names and
+/// calls the method of the matching arm. A method's error is wrapped in an `ncl::HandlerError`
 /// named `Type::method`. The handler's `name` is the type as written in the impl header.
 /// A value of the type goes into a subscriber as a handler. The methods are not
 /// registered, so `Router` does not see them.

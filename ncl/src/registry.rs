@@ -100,7 +100,7 @@ pub enum RegistryError {
 /// Hashes a [`TypeId`], which is already a hash, by keeping the bits it writes; the
 /// publish path looks a type up on every message.
 #[derive(Default)]
-struct TypeIdHasher(u64);
+pub(crate) struct TypeIdHasher(u64);
 
 impl Hasher for TypeIdHasher {
     fn finish(&self) -> u64 {

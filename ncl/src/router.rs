@@ -4,11 +4,12 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 use futures_util::future::BoxFuture;
 
 use crate::handler::BoxError;
+use crate::registry::TypeIdHasher;
 use crate::{AnyMessage, MessageHandler, PayloadRegistry, RegisteredPayload, RegistryError};
 
 /// Calls one registered handler function with a message and the router's state.
@@ -29,6 +30,8 @@ pub struct HandlerRegistration {
     pub payload_name: &'static str,
     /// Rust type name of the payload.
     pub payload_type_name: &'static str,
+    /// `TypeId` of the payload, which the router dispatches on.
+    pub payload_type: fn() -> TypeId,
     /// `TypeId` of the state type the function takes, or `None` without state.
     pub state_type: Option<fn() -> TypeId>,
     /// Rust type name of the state, or `""` without state.
@@ -131,29 +134,6 @@ pub fn registrations() -> Result<Registrations, RegistryError> {
     Ok(Registrations { payloads, handlers })
 }
 
-/// FNV-1a, for the router's table of wire type names: the names are short, chosen by
-/// the program itself rather than by senders, and hashed twice per message, where the
-/// default SipHash costs more than the rest of the lookup.
-struct FnvHasher(u64);
-
-impl Default for FnvHasher {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for FnvHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
-
 /// Dispatches messages to `#[ncl::handler]` functions by the payload's wire name.
 ///
 /// A router is a [`MessageHandler`], so it plugs into a
@@ -161,8 +141,9 @@ impl Hasher for FnvHasher {
 /// `S` that handler functions may take by reference; handlers that take no state run
 /// in a router of any state type.
 ///
-/// The routing table maps wire names to functions and is built once; dispatching a
-/// message is one hash lookup. The payload is decoded once by the subscriber, however
+/// The routing table maps payload types to functions and is built once; dispatching a
+/// message is one hash lookup of its payload's `TypeId`, which the registry chose from
+/// the wire type name. The payload is decoded once by the subscriber, however
 /// many handlers take it.
 ///
 /// # Examples
@@ -195,7 +176,7 @@ impl Hasher for FnvHasher {
 /// ```
 pub struct Router<S = ()> {
     state: S,
-    routes: HashMap<&'static str, Vec<&'static HandlerRegistration>, BuildHasherDefault<FnvHasher>>,
+    routes: HashMap<TypeId, Vec<&'static HandlerRegistration>, BuildHasherDefault<TypeIdHasher>>,
 }
 
 impl<S: Send + Sync + 'static> Router<S> {
@@ -246,7 +227,9 @@ impl<S: Send + Sync + 'static> Router<S> {
 
     /// Returns `true` when some handler takes payloads of wire name `name`.
     pub fn routes_payload(&self, name: &str) -> bool {
-        self.routes.contains_key(name)
+        self.routes
+            .values()
+            .any(|handlers| handlers.iter().any(|h| h.payload_name == name))
     }
 
     /// Returns the number of handler functions.
@@ -266,7 +249,10 @@ impl<S: Send + Sync + 'static> Router<S> {
     }
 
     fn insert(&mut self, registration: &'static HandlerRegistration) {
-        let handlers = self.routes.entry(registration.payload_name).or_default();
+        let handlers = self
+            .routes
+            .entry((registration.payload_type)())
+            .or_default();
         // The inventory entry and `HandlerItem::REGISTRATION` are two copies of one
         // registration, so functions are told apart by path.
         if !handlers.iter().any(|h| h.path == registration.path) {
@@ -277,17 +263,14 @@ impl<S: Send + Sync + 'static> Router<S> {
 }
 
 impl<S: Send + Sync + 'static> MessageHandler for Router<S> {
+    // Routing goes by the payload's Rust type, which the registry chose from the wire
+    // type name when it decoded the message; comparing type ids needs no metadata lookup.
     async fn should_process(&self, message: &AnyMessage) -> bool {
-        message
-            .message_type()
-            .is_some_and(|name| self.routes.contains_key(name))
+        self.routes.contains_key(&message.payload_type_id())
     }
 
     async fn handle_message(&self, message: &AnyMessage) -> Result<(), BoxError> {
-        let Some(handlers) = message
-            .message_type()
-            .and_then(|name| self.routes.get(name))
-        else {
+        let Some(handlers) = self.routes.get(&message.payload_type_id()) else {
             return Ok(());
         };
         for registration in handlers {
@@ -307,8 +290,11 @@ impl<S> fmt::Debug for Router<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut routes: Vec<(&str, Vec<&str>)> = self
             .routes
-            .iter()
-            .map(|(name, handlers)| (*name, handlers.iter().map(|h| h.path).collect()))
+            .values()
+            .map(|handlers| {
+                let name = handlers.first().map_or("", |h| h.payload_name);
+                (name, handlers.iter().map(|h| h.path).collect())
+            })
             .collect();
         routes.sort();
         f.debug_struct("Router")

@@ -89,6 +89,8 @@ pub(super) fn expand(handler: &HandlerFn, krate: &Path) -> TokenStream {
                     path: ::core::concat!(::core::module_path!(), "::", #name),
                     payload_name: <#payload as #krate::Payload>::NAME,
                     payload_type_name: ::core::stringify!(#payload),
+                    payload_type: ::core::any::TypeId::of::<#payload>
+                        as fn() -> ::core::any::TypeId,
                     state_type: #state_type_id,
                     state_type_name: #state_type_name,
                     call: __ncl_call,
@@ -209,6 +211,8 @@ mod tests {
                         path: ::core::concat!(::core::module_path!(), "::", "on_job"),
                         payload_name: <Job as ::ncl::Payload>::NAME,
                         payload_type_name: ::core::stringify!(Job),
+                        payload_type: ::core::any::TypeId::of::<Job>
+                            as fn() -> ::core::any::TypeId,
                         state_type: ::core::option::Option::None,
                         state_type_name: "",
                         call: __ncl_call,
@@ -267,6 +271,8 @@ mod tests {
                         path: ::core::concat!(::core::module_path!(), "::", "type"),
                         payload_name: <Job as reexport::ncl::Payload>::NAME,
                         payload_type_name: ::core::stringify!(Job),
+                        payload_type: ::core::any::TypeId::of::<Job>
+                            as fn() -> ::core::any::TypeId,
                         state_type: ::core::option::Option::Some(
                             ::core::any::TypeId::of::<Node> as fn() -> ::core::any::TypeId
                         ),

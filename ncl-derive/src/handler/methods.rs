@@ -11,7 +11,8 @@ use super::checks;
 /// Generates, in `const _: () = { ... };`, one `&str` const per handler method that holds
 /// the wire name of its payload type, and the `MessageHandler` impl of the block's type:
 ///
-/// - `should_process` returns `true` for messages whose type is one of those wire names;
+/// - `should_process` returns `true` for messages whose payload is of one of the methods'
+///   payload types (compared by `TypeId`, which the registry chose from the wire name);
 /// - `handle_message` matches the message type against them, calls the method of the
 ///   matching arm, and wraps its error in a `HandlerError` that names `Type::method`;
 /// - `name` returns the type as written in the impl header.
@@ -48,18 +49,16 @@ pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
                 };
             }
         });
-    let should_process_arms =
-        handler
-            .methods
-            .iter()
-            .zip(&payload_consts)
-            .map(|(method, payload_const)| {
-                let cfg_attrs = &method.cfg_attrs;
-                quote! {
-                    #(#cfg_attrs)*
-                    ::core::option::Option::Some(#payload_const) => true,
-                }
-            });
+    let should_process_checks = handler.methods.iter().map(|method| {
+        let cfg_attrs = &method.cfg_attrs;
+        let payload = &method.message.payload;
+        quote! {
+            #(#cfg_attrs)*
+            if __ncl_payload_type == ::core::any::TypeId::of::<#payload>() {
+                return true;
+            }
+        }
+    });
     let type_checks = handler.methods.iter().map(|method| {
         let cfg_attrs = &method.cfg_attrs;
         let clone_check = checks::clone(&method.message, krate);
@@ -91,10 +90,11 @@ pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
 
             impl #krate::MessageHandler for #self_ty {
                 async fn should_process(&self, #any_message: &#krate::AnyMessage) -> bool {
-                    match #any_message.message_type() {
-                        #(#should_process_arms)*
-                        _ => false,
-                    }
+                    // The payload's type id answers without a metadata lookup; the
+                    // registry chose that type from the message's wire type name.
+                    let __ncl_payload_type = #any_message.payload_type_id();
+                    #(#should_process_checks)*
+                    false
                 }
 
                 async fn handle_message(
@@ -160,7 +160,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn methods_become_match_arms() {
+    fn methods_become_type_checks_and_match_arms() {
         let item: ItemImpl = parse_quote! {
             impl Node {
                 async fn on_job(&self, message: &Message<Job>) -> Result<(), E> {}
@@ -188,12 +188,15 @@ mod tests {
 
                 impl ::ncl::MessageHandler for Node {
                     async fn should_process(&self, __ncl_any_message: &::ncl::AnyMessage) -> bool {
-                        match __ncl_any_message.message_type() {
-                            ::core::option::Option::Some(__NCL_PAYLOAD_0) => true,
-                            #[cfg(feature = "status")]
-                            ::core::option::Option::Some(__NCL_PAYLOAD_1) => true,
-                            _ => false,
+                        let __ncl_payload_type = __ncl_any_message.payload_type_id();
+                        if __ncl_payload_type == ::core::any::TypeId::of::<Job>() {
+                            return true;
                         }
+                        #[cfg(feature = "status")]
+                        if __ncl_payload_type == ::core::any::TypeId::of::<Status>() {
+                            return true;
+                        }
+                        false
                     }
 
                     async fn handle_message(
