@@ -54,7 +54,7 @@ macro_rules! payloads {
             )*
         }
 
-        /// The baseline: a `match` on the type name written by hand.
+        /// Dispatches with a hand-written `match` on the type name: the baseline.
         async fn hand_written(node: &Node, message: &AnyMessage) -> Result<(), ncl::BoxError> {
             match message.message_type() {
                 $(

@@ -78,9 +78,9 @@ impl<P> Message<P> {
 /// A message whose payload type is known only at run time.
 ///
 /// The subscriber decodes each payload through the registry into one of these and hands
-/// it to every handler. A handler that expects a particular type asks for it with
+/// it to every handler. A handler that expects a particular type requests it with
 /// [`AnyMessage::payload`], [`AnyMessage::message`] or [`AnyMessage::downcast`]; the
-/// answer is checked against the payload's real Rust type, so a handler never sees a
+/// result is checked against the payload's real Rust type, so a handler never sees a
 /// payload of the wrong type.
 ///
 /// # Examples

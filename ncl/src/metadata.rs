@@ -64,7 +64,7 @@ pub struct Metadata {
     garbage: usize,
 }
 
-/// Where one key and its value sit in the text buffer.
+/// Position of one key and its value in the text buffer.
 #[derive(Clone, Debug)]
 struct Entry {
     key: Range<usize>,
@@ -156,7 +156,7 @@ impl Metadata {
         let key = key.as_bytes();
         let text = self.text.as_bytes();
         // Keys usually arrive sorted (Go and NCL writers sort them), so a key past the
-        // last one is answered without a search.
+        // last one is placed without a search.
         match self.entries.last() {
             None => return Err(0),
             Some(last) if text[last.key.clone()] < *key => return Err(self.entries.len()),
@@ -303,7 +303,7 @@ impl Metadata {
     }
 }
 
-/// Which spellings of the type and encoding keys a writer emits.
+/// Spelling of the type and encoding keys that a writer emits.
 ///
 /// Readers accept both generations whatever this is set to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -81,7 +81,7 @@ pub enum PublishError {
     },
 }
 
-/// Where a publisher sends messages.
+/// Destination of a publisher's messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Destination {
     /// Every message goes to this subject.
@@ -183,7 +183,7 @@ impl Counters {
 }
 
 fn read_lock<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    // The cache holds no invariant a panicking writer could break.
+    // A panicking writer cannot leave the cache inconsistent, so poisoning is ignored.
     lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

@@ -124,7 +124,7 @@ impl Hasher for TypeIdHasher {
     }
 }
 
-/// What the registry knows of one payload type.
+/// Registry entry for one payload type.
 #[derive(Clone, Copy)]
 struct Entry {
     rust_path: &'static str,
@@ -349,9 +349,12 @@ impl PayloadRegistry {
         metadata: &mut Metadata,
         payload: &T,
     ) -> Result<Vec<u8>, RegistryError> {
+        let name = self.stamp::<T>(metadata)?;
         let mut out = Vec::with_capacity(128);
-        let name = self.write_payload(metadata, payload, &mut out)?;
-        debug_assert!(!name.is_empty());
+        go_json::to_writer(&mut out, payload).map_err(|source| RegistryError::Serialize {
+            name: name.to_owned(),
+            source,
+        })?;
         Ok(out)
     }
 
@@ -373,21 +376,6 @@ impl PayloadRegistry {
             }
         }
         metadata.set_message_type(name, self.key_generation);
-        Ok(name)
-    }
-
-    /// Stamps `metadata` and appends `payload`'s JSON to `out`; returns the wire name.
-    fn write_payload<T: Serialize + Any>(
-        &self,
-        metadata: &mut Metadata,
-        payload: &T,
-        out: &mut Vec<u8>,
-    ) -> Result<&str, RegistryError> {
-        let name = self.stamp::<T>(metadata)?;
-        go_json::to_writer(out, payload).map_err(|source| RegistryError::Serialize {
-            name: name.to_owned(),
-            source,
-        })?;
         Ok(name)
     }
 

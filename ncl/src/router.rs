@@ -101,7 +101,8 @@ pub struct RegisteredHandler {
     pub state: Option<&'static str>,
 }
 
-/// What `#[derive(NclPayload)]` and `#[ncl::handler]` registered in the linked program.
+/// The payload types and handler functions registered in the linked program by
+/// `#[derive(NclPayload)]` and `#[ncl::handler]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Registrations {
     /// Payload types, sorted by wire name.
@@ -254,7 +255,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             .entry((registration.payload_type)())
             .or_default();
         // The inventory entry and `HandlerItem::REGISTRATION` are two copies of one
-        // registration, so functions are told apart by path.
+        // registration, so functions are distinguished by path.
         if !handlers.iter().any(|h| h.path == registration.path) {
             handlers.push(registration);
             handlers.sort_by_key(|h| h.path);

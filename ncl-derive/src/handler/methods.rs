@@ -90,7 +90,7 @@ pub(super) fn expand(handler: &HandlerImpl, krate: &Path) -> TokenStream {
 
             impl #krate::MessageHandler for #self_ty {
                 async fn should_process(&self, #any_message: &#krate::AnyMessage) -> bool {
-                    // The payload's type id answers without a metadata lookup; the
+                    // Comparing the payload's type id needs no metadata lookup. The
                     // registry chose that type from the message's wire type name.
                     let __ncl_payload_type = #any_message.payload_type_id();
                     #(#should_process_checks)*

@@ -28,7 +28,7 @@ impl Blob {
     }
 }
 
-/// Returns a registry that knows [`Blob`].
+/// Returns a registry that contains [`Blob`].
 pub(crate) fn registry() -> Arc<PayloadRegistry> {
     let mut registry = PayloadRegistry::new();
     registry

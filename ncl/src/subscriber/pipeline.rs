@@ -20,7 +20,7 @@ use crate::{
     RawMessage,
 };
 
-/// What happened to one message.
+/// Result of processing one message.
 #[derive(Debug)]
 #[allow(
     dead_code,
