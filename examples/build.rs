@@ -35,9 +35,10 @@ pub(crate) fn catalog(docs_dir: &Path) -> ncl_schema::Builder {
         .title("ncl examples: message catalog")
         .description(
             "The messages of the cluster demo (`cargo run -p examples --example cluster`): an \
-             orchestrator assigns jobs to compute nodes, which report each job's status and \
-             send heartbeats.",
+             orchestrator asks compute nodes for bids and assigns jobs to them, and the nodes \
+             acknowledge each assignment, report each job's status and send heartbeats.",
         )
+        .channel("cluster.{run_id}.node.{node_id}.BidRequest", ["BidRequest"])
         .channel(
             "cluster.{run_id}.node.{node_id}.JobAssigned",
             ["JobAssigned"],
@@ -51,7 +52,8 @@ pub(crate) fn catalog(docs_dir: &Path) -> ncl_schema::Builder {
         )
         .parameter(
             "node_id",
-            "Identifier of the compute node the job is assigned to, `node-1` to `node-<n>`.",
+            "Identifier of the compute node asked for a bid or assigned the job, `node-1` to \
+             `node-<n>`.",
         )
         .markdown(docs_dir.join("MESSAGES.md"))
         .json_schema(docs_dir.join("schemas"))

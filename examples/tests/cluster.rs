@@ -43,19 +43,16 @@ async fn run_cluster(url: &str, config: &Config) -> Report {
         .expect("cluster run failed")
 }
 
-/// Subscribes to the job status reports of run `run_id` and records each as
-/// (job id, attempt, state).
-async fn record_statuses(
-    url: &str,
-    run_id: &str,
-) -> (Subscriber, Recorder<(String, u32, JobState)>) {
+/// Subscribes to the job status reports of run `run_id` and records each, in the order
+/// they arrive.
+async fn record_statuses(url: &str, run_id: &str) -> (Subscriber, Recorder<JobStatus>) {
     let client = async_nats::connect(url).await.expect("connect the watcher");
     let statuses = Recorder::new();
     let recorder = statuses.clone();
     let subscriber = Subscriber::builder(client.clone())
         .handler(ncl::handler_fn(move |message: &AnyMessage| {
             if let Some(status) = message.payload::<JobStatus>() {
-                recorder.push((status.job_id.clone(), status.attempt, status.state));
+                recorder.push(status.clone());
             }
             async { Ok(()) }
         }))
@@ -94,7 +91,60 @@ async fn every_job_completes() {
     let per_node: usize = report.nodes.values().map(|node| node.completed).sum();
     assert_eq!(per_node, 12, "{report}");
     assert_eq!(report.nodes.len(), 3, "{report}");
+    // Each job was offered to the three nodes at least once, and each assignment was
+    // acknowledged on its first send.
+    assert!(report.bids_requested >= 36, "{report}");
+    assert_eq!(report.bid_errors, 0, "{report}");
+    assert_eq!(report.assignments_acknowledged, 12, "{report}");
+    assert_eq!(report.assignment_retries, 0, "{report}");
+    assert_eq!(report.assignment_failures, 0, "{report}");
     assert!(report.success, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_decline_jobs_beyond_their_capacity() {
+    let server = start_server().await;
+    let url = server.url();
+    // Batches of six jobs for three nodes that run one job at a time, with jobs that
+    // outlast a batch interval: most bids are declines.
+    let config = Config {
+        run_id: "capacity".to_owned(),
+        batch_size: 6,
+        node_capacity: 1,
+        job_millis: 60..=90,
+        ..fast_config()
+    };
+    let (watcher, statuses) = record_statuses(&url, "capacity").await;
+
+    let report = run_cluster(&url, &config).await;
+    watcher.close().await;
+
+    assert_eq!(report.completed, 12, "{report}");
+    assert!(report.bids_declined > 0, "{report}");
+    assert_eq!(report.bid_errors, 0, "{report}");
+    assert_eq!(report.assignment_failures, 0, "{report}");
+    assert_eq!(report.handler_errors, 0, "{report}");
+    assert!(report.success, "{report}");
+    // Each node's reports arrive in the order it sent them, so replaying them gives the
+    // jobs it ran at once: never more than one.
+    let statuses = statuses.items();
+    let started = statuses
+        .iter()
+        .filter(|status| status.state == JobState::Accepted)
+        .count();
+    assert_eq!(started, 12, "{statuses:?}");
+    let mut running: HashMap<&str, Vec<&str>> = HashMap::new();
+    for status in &statuses {
+        let jobs = running.entry(status.node_id.as_str()).or_default();
+        match status.state {
+            JobState::Accepted => {
+                jobs.push(&status.job_id);
+                assert!(jobs.len() <= 1, "{} ran {jobs:?} at once", status.node_id);
+            }
+            JobState::Running => {}
+            JobState::Completed | JobState::Failed => jobs.retain(|job| *job != status.job_id),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,9 +308,9 @@ async fn assignment_delivered_twice_runs_once() {
     assert!(report.duplicate_assignments > 0, "{report}");
     assert!(report.success, "{report}");
     let mut accepted: HashMap<(String, u32), usize> = HashMap::new();
-    for (job_id, attempt, state) in statuses.items() {
-        if state == JobState::Accepted {
-            *accepted.entry((job_id, attempt)).or_default() += 1;
+    for status in statuses.items() {
+        if status.state == JobState::Accepted {
+            *accepted.entry((status.job_id, status.attempt)).or_default() += 1;
         }
     }
     assert_eq!(accepted.len(), 12, "{accepted:?}");

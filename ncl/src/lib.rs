@@ -63,7 +63,7 @@ mod subscriber;
 pub mod telemetry;
 mod timeout;
 
-pub use acked::{AckError, AckFuture, AckedPublisher};
+pub use acked::{AckError, AckFuture, AckedPublisher, AckedPublisherStats};
 pub use encoder::Encoder;
 pub use envelope::{EnvelopeError, EnvelopeSerializer, EnvelopeVersion};
 pub use handler::{

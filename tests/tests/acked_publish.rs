@@ -132,6 +132,17 @@ async fn acks_resolve_in_publish_order() {
     }
     assert_eq!(seen.items(), (0..200).collect::<Vec<u64>>());
     assert_eq!(publisher.pending(), 0);
+    let stats = publisher.stats();
+    assert_eq!(
+        (
+            stats.published,
+            stats.acknowledged,
+            stats.retries,
+            stats.failed
+        ),
+        (200, 200, 0, 0)
+    );
+    assert!(stats.published_bytes > 200 * 100, "{stats:?}");
 }
 
 #[tokio::test]
@@ -149,6 +160,16 @@ async fn nack_with_delay_is_retried_then_acked() {
 
     assert_eq!(ack.attempts, 3);
     assert_eq!(seen.items(), [1, 1, 1]);
+    let stats = publisher.stats();
+    assert_eq!(
+        (
+            stats.published,
+            stats.acknowledged,
+            stats.retries,
+            stats.failed
+        ),
+        (3, 1, 2, 0)
+    );
     // The subscriber's delays after its first and second consecutive failures.
     assert!(
         started.elapsed() >= Duration::from_millis(20 + 40),
@@ -181,6 +202,16 @@ async fn max_attempts_exhausted_fails() {
     // The third consecutive failure: 20 ms × 2².
     assert_eq!(delay, Some(Duration::from_millis(80)));
     assert_eq!(seen.items(), [4, 4, 4]);
+    let stats = publisher.stats();
+    assert_eq!(
+        (
+            stats.published,
+            stats.acknowledged,
+            stats.retries,
+            stats.failed
+        ),
+        (3, 0, 2, 1)
+    );
 }
 
 #[tokio::test]

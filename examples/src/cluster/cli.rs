@@ -52,9 +52,11 @@ pub fn help_text() -> String {
     format!(
         "\
 Runs an orchestrator and compute nodes in one process, each with its own NATS connection,
-and prints a live view of the jobs and a summary. The connections reconnect without limit
-and the orchestrator resends assignments that get no status report, so a run survives a
-restart of the NATS server.
+and prints a live view of the jobs and a summary. The orchestrator asks the nodes for bids
+(request/reply) and sends each job to the least loaded node with room for it, which
+acknowledges the assignment. The connections reconnect without limit and the orchestrator
+resends assignments that get no status report, so a run survives a restart of the NATS
+server.
 
 Usage: cluster [OPTIONS]
 
@@ -72,6 +74,10 @@ Options:
                              unhealthy [default: {timeout_ms}]
   --status-timeout-ms MS     milliseconds without a status report on an unfinished job
                              before its assignment is sent again [default: {status_ms}]
+  --node-capacity N          jobs a node runs at once; it declines bids beyond that
+                             [default: {capacity}]
+  --reply-timeout-ms MS      milliseconds to wait for a bid, and for the acknowledgement
+                             of each send of an assignment [default: {reply_ms}]
   --timeout-s S              seconds before the run gives up [default: {run_s}]
   --json                     print the summary as one JSON object on the last line
   --quiet                    print only the summary, without the live view
@@ -98,6 +104,8 @@ decode, 1 otherwise, 2 for invalid options, 130 when interrupted.
         hb_ms = defaults.heartbeat_interval.as_millis(),
         timeout_ms = defaults.heartbeat_timeout.as_millis(),
         status_ms = defaults.status_timeout.as_millis(),
+        capacity = defaults.node_capacity,
+        reply_ms = defaults.reply_timeout.as_millis(),
         run_s = defaults.run_timeout.as_secs(),
     )
 }
@@ -149,6 +157,8 @@ where
                 config.heartbeat_timeout = parse_millis(&option, &value()?)?;
             }
             "--status-timeout-ms" => config.status_timeout = parse_millis(&option, &value()?)?,
+            "--node-capacity" => config.node_capacity = parse_number(&option, &value()?)?,
+            "--reply-timeout-ms" => config.reply_timeout = parse_millis(&option, &value()?)?,
             "--timeout-s" => {
                 config.run_timeout = Duration::from_secs(parse_number(&option, &value()?)?);
             }
@@ -231,6 +241,9 @@ mod tests {
             "--batch-interval-ms",
             "100",
             "--status-timeout-ms=750",
+            "--node-capacity",
+            "2",
+            "--reply-timeout-ms=300",
             "--json",
             "--quiet",
         ]);
@@ -239,6 +252,8 @@ mod tests {
         assert_eq!(config.silent_node.as_deref(), Some("node-2"));
         assert_eq!(config.batch_interval, Duration::from_millis(100));
         assert_eq!(config.status_timeout, Duration::from_millis(750));
+        assert_eq!(config.node_capacity, 2);
+        assert_eq!(config.reply_timeout, Duration::from_millis(300));
         assert!(json);
         assert!(!config.live_view);
     }
@@ -283,6 +298,8 @@ mod tests {
             "--heartbeat-interval-ms",
             "--heartbeat-timeout-ms",
             "--status-timeout-ms",
+            "--node-capacity",
+            "--reply-timeout-ms",
             "--timeout-s",
             "--json",
             "--quiet",

@@ -30,6 +30,13 @@ pub struct Config {
     /// sends its assignment again, with the same attempt number. It recovers messages
     /// lost while the NATS server or a connection restarts.
     pub status_timeout: Duration,
+    /// Jobs a node runs at most at once. A node at capacity declines bids and rejects
+    /// assignments of new jobs.
+    pub node_capacity: usize,
+    /// Time the orchestrator waits for a node's bid, and for a node's acknowledgement of
+    /// an assignment after each send. A node that does not bid in time gets no job from
+    /// that round; an assignment that is not acknowledged goes back to the queue.
+    pub reply_timeout: Duration,
     /// Range of a job's simulated run time in milliseconds. A node also waits 5 to 20 ms
     /// between a job's `Accepted` and `Running` reports.
     pub job_millis: RangeInclusive<u64>,
@@ -56,6 +63,8 @@ impl Default for Config {
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_timeout: Duration::from_secs(3),
             status_timeout: Duration::from_secs(2),
+            node_capacity: 4,
+            reply_timeout: Duration::from_secs(1),
             job_millis: 20..=80,
             run_timeout: Duration::from_secs(60),
             view_interval: Duration::from_secs(1),
@@ -83,6 +92,7 @@ impl Config {
             ("jobs", self.jobs),
             ("nodes", self.nodes),
             ("batch size", self.batch_size),
+            ("node capacity", self.node_capacity),
         ];
         for (name, value) in positive_counts {
             if value == 0 {
@@ -94,6 +104,7 @@ impl Config {
             ("heartbeat interval", self.heartbeat_interval),
             ("heartbeat timeout", self.heartbeat_timeout),
             ("status timeout", self.status_timeout),
+            ("reply timeout", self.reply_timeout),
             ("run timeout", self.run_timeout),
             ("view interval", self.view_interval),
         ];
@@ -140,6 +151,7 @@ impl Config {
             heartbeat_interval: self.heartbeat_interval,
             heartbeat_limit: silent.then_some(1),
             job_millis: self.job_millis.clone(),
+            capacity: self.node_capacity,
         }
     }
 }
@@ -181,6 +193,26 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(config.validate(), Err("jobs must be at least 1".to_owned()));
+    }
+
+    #[test]
+    fn zero_capacity_and_reply_timeout_are_rejected() {
+        let config = Config {
+            node_capacity: 0,
+            ..Config::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err("node capacity must be at least 1".to_owned())
+        );
+        let config = Config {
+            reply_timeout: Duration::ZERO,
+            ..Config::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err("reply timeout must be greater than zero".to_owned())
+        );
     }
 
     #[test]

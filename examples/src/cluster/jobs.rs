@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use super::messages::{Heartbeat, JobAssigned, JobState, JobStatus};
+use super::messages::{Bid, BidRequest, Heartbeat, JobAssigned, JobState, JobStatus};
 
 /// Lifecycle phase of a job, as the orchestrator tracks it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -320,35 +320,62 @@ impl JobTable {
         overdue
     }
 
-    /// Takes up to `max` pending jobs and assigns each, at `now`, to the healthy node with
-    /// the fewest unfinished jobs (ties go to the first node by id). Returns nothing while
-    /// no node is healthy.
-    pub(crate) fn assign_batch(&mut self, max: usize, now: Instant) -> Vec<JobAssigned> {
-        let mut assignments = Vec::new();
-        while assignments.len() < max {
-            let Some(node_id) = self.least_loaded_healthy_node() else {
-                break;
-            };
-            let Some(position) = self.pending.pop_front() else {
-                break;
-            };
-            let job = &mut self.jobs[position];
-            if job.attempt > 0 {
-                self.reassignments += 1;
-            }
-            job.attempt += 1;
-            job.phase = Phase::Assigned;
-            job.node = Some(node_id.clone());
-            job.last_progress = Some(now);
-            if let Some(node) = self.nodes.get_mut(&node_id) {
-                node.active += 1;
-            }
-            assignments.push(assignment(job, node_id));
-        }
-        assignments
+    /// Returns the bid requests for up to `max` jobs at the front of the pending queue,
+    /// each with the attempt number its next assignment gets. The jobs stay pending until
+    /// [`JobTable::assign`] takes them.
+    pub(crate) fn pending_offers(&self, max: usize) -> Vec<BidRequest> {
+        self.pending
+            .iter()
+            .take(max)
+            .map(|&position| {
+                let job = &self.jobs[position];
+                BidRequest {
+                    job_id: job.id.clone(),
+                    command: job.command.clone(),
+                    attempt: job.attempt + 1,
+                }
+            })
+            .collect()
     }
 
-    /// Puts a job whose assignment failed to publish back at the front of the queue.
+    /// Returns the ids of the healthy nodes, in id order.
+    pub(crate) fn healthy_nodes(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, node)| node.healthy)
+            .map(|(node_id, _)| node_id.clone())
+            .collect()
+    }
+
+    /// Assigns pending job `job_id` to `node_id` at `now`, as a new attempt, and returns
+    /// the assignment to send.
+    ///
+    /// Returns `None`, and changes nothing, when the job is no longer pending or the node
+    /// is not healthy: both can change while the orchestrator waits for bids.
+    pub(crate) fn assign(
+        &mut self,
+        job_id: &str,
+        node_id: &str,
+        now: Instant,
+    ) -> Option<JobAssigned> {
+        let &position = self.index.get(job_id)?;
+        let node = self.nodes.get_mut(node_id).filter(|node| node.healthy)?;
+        let queued = self.pending.iter().position(|&queued| queued == position)?;
+        self.pending.remove(queued);
+        node.active += 1;
+        let job = &mut self.jobs[position];
+        if job.attempt > 0 {
+            self.reassignments += 1;
+        }
+        job.attempt += 1;
+        job.phase = Phase::Assigned;
+        job.node = Some(node_id.to_owned());
+        job.last_progress = Some(now);
+        Some(assignment(job, node_id.to_owned()))
+    }
+
+    /// Puts a job whose assignment failed to publish or was not acknowledged back at the
+    /// front of the queue, unless the node has reported on it since.
     pub(crate) fn unassign(&mut self, assignment: &JobAssigned) {
         let Some(&position) = self.index.get(&assignment.job_id) else {
             return;
@@ -364,14 +391,6 @@ impl JobTable {
         if let Some(node) = self.nodes.get_mut(&assignment.node_id) {
             node.active = node.active.saturating_sub(1);
         }
-    }
-
-    fn least_loaded_healthy_node(&self) -> Option<String> {
-        self.nodes
-            .iter()
-            .filter(|(_, node)| node.healthy)
-            .min_by_key(|(_, node)| node.active)
-            .map(|(node_id, _)| node_id.clone())
     }
 
     /// Returns `true` when every job reached a final state.
@@ -447,6 +466,24 @@ impl JobTable {
         }
         line
     }
+}
+
+/// Returns the bid to assign a job to, among `bids` for that job: of the bids that
+/// accept it from nodes with room left, the one from the node with the fewest jobs, ties
+/// going to the first node by id. `planned` counts, per node, the jobs assigned since
+/// the bids were made, which the nodes' counts do not include yet.
+pub(crate) fn pick_bid<'a>(bids: &'a [Bid], planned: &HashMap<String, u32>) -> Option<&'a Bid> {
+    bids.iter()
+        .filter(|bid| bid.accepted)
+        .map(|bid| {
+            let load = bid.running_jobs + planned.get(&bid.node_id).copied().unwrap_or(0);
+            (load, bid)
+        })
+        .filter(|(load, bid)| *load < bid.capacity)
+        .min_by(|(load_a, a), (load_b, b)| {
+            load_a.cmp(load_b).then_with(|| a.node_id.cmp(&b.node_id))
+        })
+        .map(|(_, bid)| bid)
 }
 
 /// Returns the assignment of `job`'s current attempt to `node_id`.

@@ -1,9 +1,48 @@
 //! Messages exchanged by the orchestrator and the compute nodes of the cluster example.
 //!
-//! The orchestrator publishes [`JobAssigned`] to `<root>.node.<node_id>.JobAssigned`.
-//! Nodes publish [`JobStatus`] and [`Heartbeat`] to `<root>.orchestrator.<type>`.
+//! Before it assigns a job, the orchestrator sends a [`BidRequest`] to each healthy node
+//! at `<root>.node.<node_id>.BidRequest` and each node answers with a [`Bid`]. The
+//! orchestrator then publishes [`JobAssigned`] to `<root>.node.<node_id>.JobAssigned`,
+//! and the node acknowledges it. Nodes publish [`JobStatus`] and [`Heartbeat`] to
+//! `<root>.orchestrator.<type>`.
 
 use serde::{Deserialize, Serialize};
+
+/// A question from the orchestrator to one compute node: would it take this job now?
+///
+/// The node answers with a [`Bid`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ncl::NclPayload)]
+pub struct BidRequest {
+    /// Job identifier, as in the [`JobAssigned`] message that may follow.
+    pub job_id: String,
+    /// Command line of the job.
+    pub command: String,
+    /// Attempt number that the assignment will carry.
+    pub attempt: u32,
+}
+
+impl ncl::Request for BidRequest {
+    type Response = Bid;
+}
+
+/// A compute node's answer to a [`BidRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ncl::NclPayload)]
+pub struct Bid {
+    /// Node that answers.
+    pub node_id: String,
+    /// Job identifier, as in the request.
+    pub job_id: String,
+    /// The node would take the job: it runs fewer jobs than its capacity and is not
+    /// stopping.
+    pub accepted: bool,
+    /// Jobs the node was running when it answered.
+    pub running_jobs: u32,
+    /// Jobs the node runs at most at once.
+    pub capacity: u32,
+    /// Why the node declined, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
 
 /// An order from the orchestrator to one compute node to run a job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ncl::NclPayload)]

@@ -1,25 +1,36 @@
 //! An orchestrator and compute nodes in one process, each with its own NATS connection.
 //!
-//! The orchestrator assigns jobs in batches to the healthy node with the fewest
-//! unfinished jobs. Each node reports every job as accepted, running, then completed or
-//! failed, and sends a heartbeat each heartbeat interval. A node silent for longer than
-//! the heartbeat timeout is marked unhealthy: it gets no more jobs, and its unfinished
-//! jobs are reassigned. [`run`] ends when every job reached a final state, and returns
-//! a [`Report`].
+//! The orchestrator assigns jobs in batches. For each job it first asks every healthy
+//! node for a bid (request/reply, [`BidRequest`](messages::BidRequest) answered by
+//! [`Bid`](messages::Bid)), and picks the node with the fewest jobs among those that
+//! have room for it. It then sends the assignment with an
+//! [`AckedPublisher`](ncl::AckedPublisher): the node's subscriber acknowledges it once
+//! the node took the job, or answers with a negative acknowledgement (a node that runs as
+//! many jobs as its capacity rejects a new one), which the publisher retries after the
+//! delay it carries. A job whose assignment is not acknowledged goes back to the queue.
+//!
+//! Each node reports every job as accepted, running, then completed or failed, and sends
+//! a heartbeat each heartbeat interval. A node silent for longer than the heartbeat
+//! timeout is marked unhealthy: it gets no more bid requests, and its unfinished jobs are
+//! reassigned. [`run`] ends when every job reached a final state, and returns a
+//! [`Report`].
 //!
 //! A run survives a restart of the NATS server. Every connection reconnects without
-//! limit. Core NATS drops the messages published while a subscriber's connection is
-//! down, so the orchestrator sends an assignment again, with the same attempt number,
-//! when it had no status report on the job for the status timeout. A node runs each job
-//! attempt at most once. It drops a message whose id it has seen, reports the latest
-//! status again when it receives an attempt it already has, and cancels an older attempt
-//! of a job before it starts a newer one.
+//! limit. A bid request that fails or times out counts as no bid, and an assignment whose
+//! acknowledgement does not arrive goes back to the queue. Core NATS drops the status
+//! reports published while a connection is down, so the orchestrator sends an
+//! assignment again, with the same attempt number, when it had no status report on the
+//! job for the status timeout. A node runs each job attempt at most once. It drops a
+//! message whose id it has seen, reports the latest status again when it receives an
+//! attempt it already has, and cancels an older attempt of a job before it starts a
+//! newer one.
 //!
 //! Subjects start with `cluster.<run_id>`, so that runs sharing a server stay apart:
 //!
 //! | Subject | Payload | From → to |
 //! | --- | --- | --- |
-//! | `cluster.<run_id>.node.<node_id>.JobAssigned` | [`JobAssigned`](messages::JobAssigned) | orchestrator → node |
+//! | `cluster.<run_id>.node.<node_id>.BidRequest` | [`BidRequest`](messages::BidRequest), answered by [`Bid`](messages::Bid) | orchestrator → node, request/reply |
+//! | `cluster.<run_id>.node.<node_id>.JobAssigned` | [`JobAssigned`](messages::JobAssigned) | orchestrator → node, acknowledged |
 //! | `cluster.<run_id>.orchestrator.JobStatus` | [`JobStatus`](messages::JobStatus) | node → orchestrator |
 //! | `cluster.<run_id>.orchestrator.Heartbeat` | [`Heartbeat`](messages::Heartbeat) | node → orchestrator |
 
@@ -34,9 +45,10 @@ mod prng;
 mod report;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ncl::{PublisherStats, SubscriberStats};
+use ncl::{AckedPublisherStats, PublisherStats, SubscriberStats};
 
 pub use self::config::Config;
 use self::node::RunningNode;
@@ -84,6 +96,24 @@ pub enum ClusterError {
         /// ncl's error.
         #[source]
         source: ncl::BuildError,
+    },
+    /// A node's responder could not be built or failed to listen.
+    #[error("failed to start the responder of {name}: {source}")]
+    Responder {
+        /// The node.
+        name: String,
+        /// ncl's error.
+        #[source]
+        source: ncl::ResponderError,
+    },
+    /// The orchestrator's acknowledged publisher could not be built.
+    #[error("failed to set up the acknowledged publisher of {name}: {source}")]
+    AckedPublisher {
+        /// The orchestrator.
+        name: String,
+        /// ncl's error.
+        #[source]
+        source: ncl::acked::BuildError,
     },
     /// A subscription failed.
     #[error("failed to subscribe {name}: {source}")]
@@ -162,7 +192,7 @@ pub async fn run(config: &Config, url: &str) -> Result<Report, ClusterError> {
     }
 
     let outcome = orchestrator.run().await;
-    shut_down(&orchestrator, &nodes).await;
+    shut_down(&mut orchestrator, &nodes).await;
     Ok(build_report(config, &orchestrator, &nodes, outcome))
 }
 
@@ -225,7 +255,7 @@ fn reconnects(client: &async_nats::Client) -> u64 {
 /// Stops the nodes' publishing and closes every publisher, waits until the subscribers
 /// took every message that was sent, then closes the subscribers, so that the sent and
 /// received counts can be compared.
-async fn shut_down(orchestrator: &RunningOrchestrator, nodes: &[RunningNode]) {
+async fn shut_down(orchestrator: &mut RunningOrchestrator, nodes: &[RunningNode]) {
     for node in nodes {
         node.stop_publishing().await;
     }
@@ -280,27 +310,43 @@ fn total_reconnects(orchestrator: &RunningOrchestrator, nodes: &[RunningNode]) -
     orchestrator.reconnects() + nodes.iter().map(RunningNode::reconnects).sum::<u64>()
 }
 
-/// The counters of every publisher and subscriber of a run.
+/// The counters of every publisher and subscriber of a run. Bid requests and their
+/// responses are not messages of a publisher or a subscriber, so they are not counted
+/// here.
 struct MessageCounts {
+    /// The nodes' publishers of status reports and heartbeats.
     publishers: Vec<PublisherStats>,
+    /// The orchestrator's publishers of assignments.
+    assigners: Vec<AckedPublisherStats>,
     subscribers: Vec<SubscriberStats>,
 }
 
 impl MessageCounts {
     fn collect(orchestrator: &RunningOrchestrator, nodes: &[RunningNode]) -> Self {
-        let mut publishers = orchestrator.publisher_stats();
-        publishers.extend(nodes.iter().map(RunningNode::publisher_stats));
+        let publishers = nodes.iter().map(RunningNode::publisher_stats).collect();
         let subscribers = std::iter::once(orchestrator.subscriber_stats())
             .chain(nodes.iter().map(RunningNode::subscriber_stats))
             .collect();
         Self {
             publishers,
+            assigners: orchestrator.assignment_stats(),
             subscribers,
         }
     }
 
+    /// Sends over all publishers, the retries of assignments included.
     fn published(&self) -> u64 {
-        self.publishers_sum(|stats| stats.published)
+        self.publishers_sum(|stats| stats.published) + self.assigners_sum(|stats| stats.published)
+    }
+
+    fn published_bytes(&self) -> u64 {
+        self.publishers_sum(|stats| stats.published_bytes)
+            + self.assigners_sum(|stats| stats.published_bytes)
+    }
+
+    /// Adds up `count` over the assignment publishers.
+    fn assigners_sum(&self, count: impl Fn(&AckedPublisherStats) -> u64) -> u64 {
+        self.assigners.iter().map(count).sum()
     }
 
     fn received(&self) -> u64 {
@@ -325,6 +371,7 @@ fn build_report(
     outcome: RunOutcome,
 ) -> Report {
     let counts = MessageCounts::collect(orchestrator, nodes);
+    let bids = orchestrator.bid_counters();
     let table = orchestrator.table();
     // Nodes that never sent a heartbeat are listed too, with zero counts.
     let mut node_summaries: BTreeMap<String, NodeSummary> = config
@@ -356,8 +403,14 @@ fn build_report(
         duplicate_assignments: nodes.iter().map(RunningNode::duplicate_assignments).sum(),
         reconnects: total_reconnects(orchestrator, nodes),
         nodes: node_summaries,
+        bids_requested: bids.requested.load(Ordering::Relaxed),
+        bids_declined: bids.declined.load(Ordering::Relaxed),
+        bid_errors: bids.failed.load(Ordering::Relaxed),
+        assignments_acknowledged: counts.assigners_sum(|stats| stats.acknowledged),
+        assignment_retries: counts.assigners_sum(|stats| stats.retries),
+        assignment_failures: counts.assigners_sum(|stats| stats.failed),
         messages_sent: counts.published(),
-        bytes_sent: counts.publishers_sum(|stats| stats.published_bytes),
+        bytes_sent: counts.published_bytes(),
         messages_received: counts.received(),
         publish_errors: counts.publishers_sum(|stats| stats.failed),
         decode_errors: counts.subscribers_sum(|stats| stats.envelope_errors + stats.payload_errors),

@@ -1,16 +1,20 @@
-//! A compute node: runs the jobs assigned to it and sends heartbeats.
+//! A compute node: answers bid requests, runs the jobs assigned to it and sends
+//! heartbeats.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ncl::{Message, Publisher, PublisherStats, Subscriber, SubscriberStats};
+use ncl::request::codes;
+use ncl::{
+    ErrorResponse, Message, Publisher, PublisherStats, Responder, Subscriber, SubscriberStats,
+};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 use super::dedupe::{Admission, RecentIds, admit};
-use super::messages::{Heartbeat, JobAssigned, JobState, JobStatus};
+use super::messages::{Bid, BidRequest, Heartbeat, JobAssigned, JobState, JobStatus};
 use super::prng::SplitMix64;
 use super::{ClusterError, Subjects};
 
@@ -37,6 +41,9 @@ pub(crate) struct NodeConfig {
     pub(crate) heartbeat_limit: Option<u64>,
     /// Range of a job's simulated run time, in milliseconds.
     pub(crate) job_millis: RangeInclusive<u64>,
+    /// Jobs the node runs at most at once. It declines bids beyond that, and rejects an
+    /// assignment of a new job, which the subscriber then acknowledges negatively.
+    pub(crate) capacity: usize,
 }
 
 /// Error of a node's handler, which the subscriber counts as a handler error.
@@ -51,6 +58,18 @@ pub(crate) enum NodeError {
         assigned_to: String,
         /// This node.
         node_id: String,
+    },
+    /// The node runs as many jobs as it can, so it does not start another. The
+    /// orchestrator assigns only jobs that the node bid for, so this happens only when
+    /// two assignments crossed the node's bids.
+    #[error("{node_id} runs {running} jobs, its capacity; {job_id} not started")]
+    AtCapacity {
+        /// The job.
+        job_id: String,
+        /// This node.
+        node_id: String,
+        /// Jobs the node runs.
+        running: usize,
     },
 }
 
@@ -73,6 +92,8 @@ struct NodeState {
     /// Assignments not run because the node had seen their message id, or had their
     /// attempt of the job or a newer one.
     duplicates: AtomicU64,
+    /// Set once the node stops publishing, after which it declines every bid.
+    stopping: AtomicBool,
 }
 
 /// The latest attempt of one job on a node.
@@ -104,6 +125,9 @@ impl Node {
                 node_id: node_id.clone(),
             });
         }
+        // Checked before the message id is remembered, so that the publisher's retry of
+        // the same message, after the negative acknowledgement, is not taken for a copy.
+        self.check_capacity(job)?;
         if let Some(id) = message.id()
             && !lock(&self.inner.recent_ids).insert(id)
         {
@@ -151,9 +175,77 @@ impl Node {
         }
         Ok(())
     }
+
+    /// Answers a bid request: the node accepts the job while it runs fewer jobs than its
+    /// capacity and is not stopping.
+    ///
+    /// # Errors
+    ///
+    /// Returns a `BadRequest` error response for a request without a job id or with
+    /// attempt 0.
+    async fn bid(&self, request: &Message<BidRequest>) -> Result<Bid, ErrorResponse> {
+        let offer = &request.payload;
+        if offer.job_id.is_empty() || offer.attempt == 0 {
+            return Err(ErrorResponse::new(
+                codes::BAD_REQUEST,
+                format!(
+                    "bid request for job {:?}, attempt {}: a job id and an attempt of 1 or \
+                     more are required",
+                    offer.job_id, offer.attempt
+                ),
+            ));
+        }
+        let config = &self.inner.config;
+        let running = lock(&self.inner.running).len();
+        let reason = if self.inner.stopping.load(Ordering::Relaxed) {
+            Some("the node is stopping".to_owned())
+        } else if running >= config.capacity {
+            Some(format!("running {running} of {} jobs", config.capacity))
+        } else {
+            None
+        };
+        tracing::debug!(
+            node = %config.id,
+            job = %offer.job_id,
+            attempt = offer.attempt,
+            running,
+            declined = reason.as_deref(),
+            "bid"
+        );
+        Ok(Bid {
+            node_id: config.id.clone(),
+            job_id: offer.job_id.clone(),
+            accepted: reason.is_none(),
+            running_jobs: saturating_u32(running),
+            capacity: saturating_u32(config.capacity),
+            reason,
+        })
+    }
 }
 
 impl Node {
+    /// Returns [`NodeError::AtCapacity`] when `job` would add a running job while the
+    /// node runs as many jobs as its capacity. An assignment that the node has already
+    /// seen, or that replaces a running attempt of the same job, adds none.
+    fn check_capacity(&self, job: &JobAssigned) -> Result<(), NodeError> {
+        let known = lock(&self.inner.attempts)
+            .get(&job.job_id)
+            .map(|record| record.attempt);
+        if known.is_some_and(|known| known >= job.attempt) {
+            return Ok(());
+        }
+        let running = lock(&self.inner.running);
+        if running.contains(&job.job_id) || running.len() < self.inner.config.capacity {
+            return Ok(());
+        }
+        let running = running.len();
+        Err(NodeError::AtCapacity {
+            job_id: job.job_id.clone(),
+            node_id: self.inner.config.id.clone(),
+            running,
+        })
+    }
+
     /// Checks `job` against the attempt of the job the node has. When `job` is a new or
     /// newer attempt, cancels the older attempt, if any, and starts `job`.
     fn admit(&self, job: &JobAssigned) -> Admission {
@@ -310,22 +402,26 @@ impl Node {
     }
 }
 
-/// A compute node with its own NATS connection, subscriber and heartbeat task.
+/// A compute node with its own NATS connection, responder, subscriber and heartbeat
+/// task.
 ///
-/// It receives [`JobAssigned`] on `<root>.node.<id>.JobAssigned`, and publishes
-/// [`JobStatus`] and [`Heartbeat`] to `<root>.orchestrator.<type>`.
+/// It answers [`BidRequest`]s on `<root>.node.<id>.BidRequest`, receives and acknowledges
+/// [`JobAssigned`] on `<root>.node.<id>.JobAssigned`, and publishes [`JobStatus`] and
+/// [`Heartbeat`] to `<root>.orchestrator.<type>`.
 pub(crate) struct RunningNode {
     node: Node,
     client: async_nats::Client,
+    responder: Responder,
     subscriber: Subscriber,
     heartbeats: JoinHandle<()>,
 }
 
 impl RunningNode {
-    /// Subscribes to the node's subject and starts its heartbeats.
+    /// Starts answering bid requests, subscribes to the node's assignments and starts its
+    /// heartbeats.
     ///
-    /// The subscription is flushed to the server before the first heartbeat, so the
-    /// orchestrator, which assigns jobs only to nodes it has heard from, never sends to
+    /// Both subscriptions are flushed to the server before the first heartbeat, so the
+    /// orchestrator, which asks for bids only from nodes it has heard from, never sends to
     /// a node that does not listen yet.
     pub(crate) async fn start(
         client: async_nats::Client,
@@ -351,14 +447,33 @@ impl RunningNode {
                 recent_ids: Mutex::new(RecentIds::new(REMEMBERED_MESSAGE_IDS)),
                 tasks: Mutex::default(),
                 duplicates: AtomicU64::new(0),
+                stopping: AtomicBool::new(false),
             }),
         };
 
+        let responder = Responder::builder(client.clone())
+            .name(name.as_str())
+            .subject(format!("{}.BidRequest", subjects.node(&name)))
+            .handler(node.clone())
+            .build()
+            .map_err(|source| ClusterError::Responder {
+                name: name.clone(),
+                source,
+            })?;
+        responder
+            .listen()
+            .await
+            .map_err(|source| ClusterError::Responder {
+                name: name.clone(),
+                source,
+            })?;
+        // A core subscriber acknowledges each message that has a reply subject, so it must
+        // not share a subject with the responder, whose requests have one too.
         let subscriber = Subscriber::builder(client.clone())
             .handler(node.clone())
             .build()
             .map_err(build_error)?;
-        let subject = format!("{}.>", subjects.node(&name));
+        let subject = format!("{}.JobAssigned", subjects.node(&name));
         subscriber
             .subscribe([subject])
             .await
@@ -376,6 +491,7 @@ impl RunningNode {
         Ok(Self {
             node,
             client,
+            responder,
             subscriber,
             heartbeats,
         })
@@ -386,10 +502,12 @@ impl RunningNode {
         &self.node.inner.config.id
     }
 
-    /// Stops the heartbeats, waits up to 2 seconds for running jobs and aborts the rest,
+    /// Declines every later bid, stops the heartbeats, waits up to 2 seconds for running
+    /// jobs and aborts the rest,
     /// then closes the publisher, which flushes what it sent. The node still receives
     /// messages until [`RunningNode::close`], but publishes nothing more.
     pub(crate) async fn stop_publishing(&self) {
+        self.node.inner.stopping.store(true, Ordering::Relaxed);
         self.heartbeats.abort();
         let mut tasks = std::mem::take(&mut *lock(&self.node.inner.tasks));
         let finished = tokio::time::timeout(STOP_TIMEOUT, async {
@@ -413,8 +531,10 @@ impl RunningNode {
         }
     }
 
-    /// Unsubscribes, after the message being handled, if any.
+    /// Stops answering bid requests and unsubscribes, after the request and the message
+    /// being handled, if any.
     pub(crate) async fn close(&self) {
+        self.responder.close().await;
         self.subscriber.close().await;
     }
 
@@ -448,6 +568,11 @@ impl Drop for RunningNode {
     }
 }
 
+/// Converts a job count for a [`Bid`], saturating at `u32::MAX`.
+fn saturating_u32(count: usize) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
 /// Locks `mutex`, recovering the data if a holder panicked, because every critical
 /// section here leaves the data valid.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -455,3 +580,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,20 +1,28 @@
-//! The orchestrator: assigns jobs to healthy nodes, follows their progress and resends
-//! assignments it hears nothing about.
+//! The orchestrator: asks healthy nodes for bids, assigns each job to the best bidder
+//! with acknowledged publishing, follows the jobs' progress and resends assignments it
+//! hears nothing about.
 
 mod handlers;
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::MutexGuard;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ncl::{BoxError, Publisher, PublisherStats, Router, Subscriber, SubscriberStats};
+use futures_util::future::join_all;
+use ncl::{
+    AckedPublisher, AckedPublisherStats, BoxError, Publisher, Router, Subscriber, SubscriberStats,
+};
+use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
 use self::handlers::{Orchestrator, on_heartbeat, on_job_status};
-use super::jobs::{HealthChange, JobTable};
-use super::messages::JobAssigned;
+use super::jobs::{HealthChange, JobTable, pick_bid};
+use super::messages::{Bid, BidRequest, JobAssigned};
 use super::{ClusterError, Config, Subjects};
+
+pub(crate) use self::handlers::BidCounters;
 
 /// Name of the orchestrator's publishers and connection.
 const NAME: &str = "orchestrator";
@@ -32,13 +40,19 @@ pub(crate) struct RunOutcome {
 ///
 /// It receives [`JobStatus`](super::messages::JobStatus) and
 /// [`Heartbeat`](super::messages::Heartbeat) on `<root>.orchestrator.>`, through a
-/// [`Router`] of the handler functions in [`handlers`], and publishes [`JobAssigned`] to
-/// `<root>.node.<node_id>.JobAssigned`, through one publisher per node.
+/// [`Router`] of the handler functions in [`handlers`]. Per node, it sends
+/// [`BidRequest`]s to `<root>.node.<node_id>.BidRequest` through a [`Publisher`], and
+/// [`JobAssigned`] to `<root>.node.<node_id>.JobAssigned` through an [`AckedPublisher`].
 pub(crate) struct RunningOrchestrator {
     orchestrator: Orchestrator,
     client: async_nats::Client,
     subscriber: Subscriber,
-    publishers: BTreeMap<String, Publisher>,
+    /// Bid request publishers, by node id.
+    requesters: BTreeMap<String, Publisher>,
+    /// Assignment publishers, by node id.
+    assigners: BTreeMap<String, AckedPublisher>,
+    /// Tasks that await the acknowledgement of an assignment.
+    acks: JoinSet<()>,
     subjects: Subjects,
     config: Config,
 }
@@ -80,7 +94,9 @@ impl RunningOrchestrator {
             orchestrator,
             client,
             subscriber,
-            publishers: BTreeMap::new(),
+            requesters: BTreeMap::new(),
+            assigners: BTreeMap::new(),
+            acks: JoinSet::new(),
             subjects: subjects.clone(),
             config: config.clone(),
         })
@@ -92,6 +108,9 @@ impl RunningOrchestrator {
     /// It first waits, up to the heartbeat timeout, until every configured node has
     /// sent a heartbeat, and then starts with the nodes it heard from. With each batch it
     /// also checks the nodes' health and resends overdue assignments.
+    ///
+    /// Bids are awaited within the batch, which delays the next tick by up to the reply
+    /// timeout when a node does not answer; acknowledgements are awaited by tasks.
     pub(crate) async fn run(&mut self) -> RunOutcome {
         let started = self.orchestrator.started();
         let deadline = tokio::time::Instant::from_std(started + self.config.run_timeout);
@@ -201,62 +220,186 @@ impl RunningOrchestrator {
             timeout.as_secs_f64(),
             ids.join(", ")
         ));
-        for job in &overdue {
-            if let Err(error) = self.publish(job).await {
+        for job in overdue {
+            self.send_assignment(job).await;
+        }
+    }
+
+    /// Assigns the next batch of pending jobs. For each job, in queue order, it asks every
+    /// healthy node for a bid, picks one with [`pick_bid`] and sends the assignment. The
+    /// batch ends early at a job that no node has room for, because no later job would
+    /// find room either.
+    async fn assign_batch(&mut self) {
+        while self.acks.try_join_next().is_some() {}
+        let (offers, nodes) = {
+            let table = self.table();
+            (
+                table.pending_offers(self.config.batch_size),
+                table.healthy_nodes(),
+            )
+        };
+        if offers.is_empty() || nodes.is_empty() {
+            return;
+        }
+        // Jobs assigned in this batch, by node, which the nodes' later bids may not count
+        // yet.
+        let mut planned: HashMap<String, u32> = HashMap::new();
+        for offer in offers {
+            let bids = self.collect_bids(&nodes, &offer).await;
+            let Some(bid) = pick_bid(&bids, &planned) else {
+                tracing::debug!(
+                    job = %offer.job_id,
+                    bids = bids.len(),
+                    "no node has room for the job; it stays pending"
+                );
+                break;
+            };
+            let node_id = bid.node_id.clone();
+            let assigned = self.table().assign(&offer.job_id, &node_id, Instant::now());
+            let Some(job) = assigned else {
+                // The node became unhealthy while the bids were collected.
+                continue;
+            };
+            *planned.entry(node_id).or_default() += 1;
+            self.send_assignment(job).await;
+        }
+    }
+
+    /// Asks each of `nodes` for a bid on `offer`, all at once, and returns the bids that
+    /// arrived within the reply timeout. A failed request counts as no bid.
+    async fn collect_bids(&mut self, nodes: &[String], offer: &BidRequest) -> Vec<Bid> {
+        let mut requesters = Vec::with_capacity(nodes.len());
+        for node_id in nodes {
+            match self.requester(node_id) {
+                Ok(requester) => requesters.push((node_id.as_str(), requester.clone())),
+                Err(error) => {
+                    tracing::warn!(node = %node_id, error = %error, "failed to set up bid requests");
+                }
+            }
+        }
+        let timeout = self.config.reply_timeout;
+        let requests = requesters
+            .iter()
+            .map(|(_, requester)| requester.request_with_timeout(offer, timeout));
+        let responses = join_all(requests).await;
+
+        let counters = self.orchestrator.bids();
+        let mut bids = Vec::with_capacity(responses.len());
+        for ((node_id, _), response) in requesters.iter().zip(responses) {
+            counters.requested.fetch_add(1, Ordering::Relaxed);
+            let bid = match response {
+                Ok(message) => message.payload,
+                Err(error) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        node = %node_id,
+                        job = %offer.job_id,
+                        error = %error,
+                        "bid request failed; the node gets no job this round"
+                    );
+                    continue;
+                }
+            };
+            if bid.node_id != *node_id || bid.job_id != offer.job_id {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    node = %node_id,
+                    job = %offer.job_id,
+                    bid_node = %bid.node_id,
+                    bid_job = %bid.job_id,
+                    "ignoring a bid for another job or from another node"
+                );
+                continue;
+            }
+            if !bid.accepted {
+                counters.declined.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    node = %node_id,
+                    job = %offer.job_id,
+                    reason = bid.reason.as_deref().unwrap_or("none given"),
+                    "node declined the job"
+                );
+            }
+            bids.push(bid);
+        }
+        bids
+    }
+
+    /// Sends `job` to its node with acknowledged publishing. A task awaits the
+    /// acknowledgement; when the assignment fails, the job goes back to the front of the
+    /// queue, unless the node has reported on it since.
+    async fn send_assignment(&mut self, job: JobAssigned) {
+        let queued = match self.assigner(&job.node_id).await {
+            Ok(assigner) => assigner.publish_async(&job).map_err(BoxError::from),
+            Err(error) => Err(error),
+        };
+        let acknowledgement = match queued {
+            Ok(acknowledgement) => acknowledgement,
+            Err(error) => {
                 tracing::warn!(
                     job = %job.job_id,
                     node = %job.node_id,
                     attempt = job.attempt,
                     error = %error,
-                    "failed to resend job assignment"
+                    "failed to send job assignment; requeued the job"
                 );
+                self.table().unassign(&job);
+                return;
             }
-        }
-    }
-
-    /// Sends the next batch of assignments. A job whose assignment fails to publish goes
-    /// back to the front of the queue.
-    async fn assign_batch(&mut self) {
-        let assignments = self
-            .table()
-            .assign_batch(self.config.batch_size, Instant::now());
-        for job in assignments {
-            match self.publish(&job).await {
-                Ok(()) => {
-                    tracing::debug!(
-                        job = %job.job_id,
-                        node = %job.node_id,
-                        attempt = job.attempt,
-                        "job assigned"
-                    );
-                }
+        };
+        let orchestrator = self.orchestrator.clone();
+        self.acks.spawn(async move {
+            match acknowledgement.await {
+                Ok(ack) => tracing::debug!(
+                    job = %job.job_id,
+                    node = %job.node_id,
+                    attempt = job.attempt,
+                    sends = ack.attempts,
+                    "job assignment acknowledged"
+                ),
                 Err(error) => {
                     tracing::warn!(
                         job = %job.job_id,
                         node = %job.node_id,
+                        attempt = job.attempt,
                         error = %error,
-                        "failed to publish job assignment; requeued the job"
+                        "job assignment not acknowledged; requeued the job"
                     );
-                    self.table().unassign(&job);
+                    orchestrator.table().unassign(&job);
                 }
+            }
+        });
+    }
+
+    /// Returns the bid request publisher of `node_id`, building it on first use.
+    fn requester(&mut self, node_id: &str) -> Result<&Publisher, ncl::BuildError> {
+        match self.requesters.entry(node_id.to_owned()) {
+            Entry::Occupied(entry) => Ok(entry.into_mut()),
+            Entry::Vacant(entry) => {
+                let publisher = Publisher::builder(self.client.clone())
+                    .name(NAME)
+                    .destination_prefix(self.subjects.node(node_id))
+                    .build()?;
+                Ok(entry.insert(publisher))
             }
         }
     }
 
-    /// Publishes `job` to its node, building the node's publisher on first use.
-    async fn publish(&mut self, job: &JobAssigned) -> Result<(), BoxError> {
-        let publisher = match self.publishers.entry(job.node_id.clone()) {
-            Entry::Occupied(entry) => entry.into_mut(),
+    /// Returns the assignment publisher of `node_id`, building it on first use. Its ack
+    /// wait is the reply timeout.
+    async fn assigner(&mut self, node_id: &str) -> Result<&AckedPublisher, BoxError> {
+        match self.assigners.entry(node_id.to_owned()) {
+            Entry::Occupied(entry) => Ok(entry.into_mut()),
             Entry::Vacant(entry) => {
-                let publisher = Publisher::builder(self.client.clone())
+                let publisher = AckedPublisher::builder(self.client.clone())
                     .name(NAME)
-                    .destination_prefix(self.subjects.node(&job.node_id))
-                    .build()?;
-                entry.insert(publisher)
+                    .destination_prefix(self.subjects.node(node_id))
+                    .ack_wait(self.config.reply_timeout)
+                    .build()
+                    .await?;
+                Ok(entry.insert(publisher))
             }
-        };
-        publisher.publish(job).await?;
-        Ok(())
+        }
     }
 
     fn print_view(&self) {
@@ -271,9 +414,15 @@ impl RunningOrchestrator {
         self.orchestrator.table()
     }
 
-    /// Returns the counters of the orchestrator's publishers, one per node it sent to.
-    pub(crate) fn publisher_stats(&self) -> Vec<PublisherStats> {
-        self.publishers.values().map(Publisher::stats).collect()
+    /// Returns the counters of the orchestrator's assignment publishers, one per node it
+    /// sent to.
+    pub(crate) fn assignment_stats(&self) -> Vec<AckedPublisherStats> {
+        self.assigners.values().map(AckedPublisher::stats).collect()
+    }
+
+    /// Returns the counts of the orchestrator's bid requests.
+    pub(crate) fn bid_counters(&self) -> &BidCounters {
+        self.orchestrator.bids()
     }
 
     /// Returns the counters of the orchestrator's subscriber.
@@ -287,17 +436,34 @@ impl RunningOrchestrator {
         super::reconnects(&self.client)
     }
 
-    /// Closes the publishers, which flushes what they sent.
-    pub(crate) async fn close_publishers(&self) {
-        for (node_id, publisher) in &self.publishers {
+    /// Waits up to the reply timeout for the acknowledgements still awaited, then
+    /// closes the publishers, which flushes what they sent and fails the assignments
+    /// still unacknowledged.
+    pub(crate) async fn close_publishers(&mut self) {
+        let acks = &mut self.acks;
+        let settled = tokio::time::timeout(self.config.reply_timeout, async {
+            while acks.join_next().await.is_some() {}
+        })
+        .await;
+        if settled.is_err() {
+            tracing::warn!(
+                pending = self.acks.len(),
+                "assignments still unacknowledged at the end of the run"
+            );
+        }
+        for (node_id, publisher) in &self.requesters {
             if let Err(error) = publisher.close().await {
                 tracing::warn!(
                     node = %node_id,
                     error = %error,
-                    "failed to flush the orchestrator's publisher"
+                    "failed to flush the orchestrator's bid requests"
                 );
             }
         }
+        for publisher in self.assigners.values() {
+            publisher.close().await;
+        }
+        self.acks.shutdown().await;
     }
 
     /// Unsubscribes, after the message being handled, if any.

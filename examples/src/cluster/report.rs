@@ -34,8 +34,24 @@ pub struct Report {
     pub reconnects: u64,
     /// Per node, by id.
     pub nodes: BTreeMap<String, NodeSummary>,
-    /// Messages that publishers handed to their NATS clients, over all publishers
-    /// (`PublisherStats::published`).
+    /// Bid requests the orchestrator sent, one per healthy node for each job it tried to
+    /// assign.
+    pub bids_requested: u64,
+    /// Bids in which a node declined the job, because it ran as many jobs as its
+    /// capacity or was stopping.
+    pub bids_declined: u64,
+    /// Bid requests that got no bid: no responder, timeout, error response, or a bid for
+    /// another job.
+    pub bid_errors: u64,
+    /// Assignments that nodes acknowledged.
+    pub assignments_acknowledged: u64,
+    /// Sends of assignments after a node's negative acknowledgement.
+    pub assignment_retries: u64,
+    /// Assignments that failed: negatively acknowledged on every send, not acknowledged
+    /// in time, or sent to a node that no longer listened. Each went back to the queue.
+    pub assignment_failures: u64,
+    /// Messages that publishers handed to their NATS clients, over all publishers,
+    /// retries included; bid requests and responses are not counted.
     pub messages_sent: u64,
     /// Envelope bytes that publishers handed to their NATS clients, over all publishers.
     pub bytes_sent: u64,
@@ -142,6 +158,17 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
+            "bids: {} requested, {} declined, {} failed; assignments: {} acknowledged, \
+             {} retried, {} failed",
+            self.bids_requested,
+            self.bids_declined,
+            self.bid_errors,
+            self.assignments_acknowledged,
+            self.assignment_retries,
+            self.assignment_failures
+        )?;
+        writeln!(
+            f,
             "messages: {} sent ({} bytes), {} received, {} publish errors, {} decode errors, \
              {} handler errors, {} unhandled, {} dropped",
             self.messages_sent,
@@ -194,6 +221,12 @@ mod tests {
             redeliveries: 0,
             duplicate_assignments: 0,
             reconnects: 0,
+            bids_requested: 9,
+            bids_declined: 1,
+            bid_errors: 0,
+            assignments_acknowledged: 3,
+            assignment_retries: 0,
+            assignment_failures: 0,
             nodes: BTreeMap::from([(
                 "node-1".to_owned(),
                 NodeSummary {
@@ -235,6 +268,18 @@ mod tests {
         let text = report().to_string();
         assert!(text.starts_with("summary: 3 jobs in 1.2 s: 2 completed, 1 failed (1 planned)"));
         assert!(text.ends_with("result: success"), "{text}");
+    }
+
+    #[test]
+    fn text_lists_bids_and_acknowledgements() {
+        let text = report().to_string();
+        let expected = "bids: 9 requested, 1 declined, 0 failed; \
+                        assignments: 3 acknowledged, 0 retried, 0 failed";
+        assert!(text.contains(expected), "{text}");
+        let json = report().to_json();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["bids_requested"], 9);
+        assert_eq!(value["assignments_acknowledged"], 3);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::protocol::AckBody;
+use super::publisher::Counters;
 use super::{Ack, AckError};
 use crate::PublishError;
 use crate::telemetry::AckedMetrics;
@@ -73,6 +74,7 @@ pub(super) struct DriverSettings {
     pub(super) max_attempts: u32,
     pub(super) publish_timeout: Duration,
     pub(super) metrics: AckedMetrics,
+    pub(super) counters: Arc<Counters>,
 }
 
 pub(super) struct Driver {
@@ -221,6 +223,9 @@ impl Driver {
                 );
                 let deadline = Instant::now() + self.settings.ack_wait;
                 self.deadlines.push_back((deadline, token));
+                self.settings
+                    .counters
+                    .sent(entry.payload.len(), entry.attempts);
                 self.in_flight.insert(token, entry);
                 self.settings.metrics.sent(self.pending());
                 return;
@@ -363,6 +368,7 @@ impl Driver {
             );
         }
         self.settings.metrics.resolved(&result, self.pending());
+        self.settings.counters.resolved(&result);
         // The caller may have dropped the future; the message is resolved either way.
         let _ = entry.done.send(result);
     }

@@ -69,7 +69,9 @@ use std::time::Duration;
 
 pub use self::error::{AckError, BuildError};
 pub use self::protocol::DEFAULT_NACK_BACKOFF;
-pub use self::publisher::{Ack, AckFuture, AckedPublisher, AckedPublisherBuilder};
+pub use self::publisher::{
+    Ack, AckFuture, AckedPublisher, AckedPublisherBuilder, AckedPublisherStats,
+};
 
 /// Default for [`AckedPublisherBuilder::ack_wait`]: 30 s, the `AckWait` of the Go NCL's
 /// `DefaultOrderedPublisherConfig` (`pkg/lib/ncl/publisher_config.go`).

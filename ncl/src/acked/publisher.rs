@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -27,6 +27,68 @@ pub struct Ack {
     pub message_id: String,
     /// How many times the message was sent before it was acknowledged.
     pub attempts: u32,
+}
+
+/// Counts of what an acknowledged publisher sent and how its messages ended, from
+/// [`AckedPublisher::stats`].
+///
+/// Every send is counted, retries included, so `published` is at least
+/// `acknowledged + failed` once no message is pending.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AckedPublisherStats {
+    /// Sends handed to the NATS client, retries included.
+    pub published: u64,
+    /// Envelope bytes of those sends.
+    pub published_bytes: u64,
+    /// Sends after a negative acknowledgement.
+    pub retries: u64,
+    /// Messages acknowledged.
+    pub acknowledged: u64,
+    /// Messages that failed, for any [`AckError`]: negative acknowledgement, timeout, no
+    /// responders, send error, reset or close.
+    pub failed: u64,
+}
+
+/// The counters behind [`AckedPublisherStats`], shared with the driver.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    published: AtomicU64,
+    published_bytes: AtomicU64,
+    retries: AtomicU64,
+    acknowledged: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Counters {
+    /// Counts a send of `bytes` bytes, the message's send number `attempt`.
+    pub(super) fn sent(&self, bytes: usize, attempt: u32) {
+        self.published.fetch_add(1, Ordering::Relaxed);
+        self.published_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+        if attempt > 1 {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a message's end.
+    pub(super) fn resolved(&self, result: &Result<Ack, AckError>) {
+        let counter = match result {
+            Ok(_) => &self.acknowledged,
+            Err(_) => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> AckedPublisherStats {
+        AckedPublisherStats {
+            published: self.published.load(Ordering::Relaxed),
+            published_bytes: self.published_bytes.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            acknowledged: self.acknowledged.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Resolves when the subscriber acknowledges one message, or fails; returned by
@@ -140,6 +202,7 @@ struct Inner {
     max_pending: usize,
     closed: AtomicBool,
     inbox: String,
+    counters: Arc<Counters>,
 }
 
 impl AckedPublisher {
@@ -153,6 +216,14 @@ impl AckedPublisher {
             max_pending: DEFAULT_MAX_PENDING,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
         }
+    }
+
+    /// Returns the counts of sends, acknowledgements and failures so far.
+    ///
+    /// A message that fails before it is queued ([`AckError::Full`], a payload that does
+    /// not encode, a closed publisher) is returned by `publish_async` and not counted.
+    pub fn stats(&self) -> AckedPublisherStats {
+        self.inner.counters.snapshot()
     }
 
     /// Returns the publisher's name, written as `Source` on every message.
@@ -403,6 +474,7 @@ impl AckedPublisherBuilder {
                     source,
                 })?;
         let (commands, receiver) = mpsc::unbounded_channel();
+        let counters = Arc::new(Counters::default());
         let settings = DriverSettings {
             publisher: core.name().to_owned(),
             inbox: inbox.clone(),
@@ -410,6 +482,7 @@ impl AckedPublisherBuilder {
             max_attempts: self.max_attempts,
             publish_timeout: self.publish_timeout,
             metrics: AckedMetrics::new(core.name()),
+            counters: Arc::clone(&counters),
         };
         tokio::spawn(Driver::new(self.client, subscription, receiver, settings).run());
         tracing::debug!(
@@ -428,6 +501,7 @@ impl AckedPublisherBuilder {
                 max_pending: self.max_pending,
                 closed: AtomicBool::new(false),
                 inbox,
+                counters,
             }),
         })
     }

@@ -2,6 +2,7 @@
 //! messages.
 
 use std::fmt::Display;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -23,6 +24,19 @@ struct OrchestratorState {
     /// Woken when a job reaches a final state or a node's health changes.
     changed: Notify,
     console: Console,
+    bids: BidCounters,
+}
+
+/// Counts of the bid requests of a run.
+#[derive(Debug, Default)]
+pub(crate) struct BidCounters {
+    /// Bid requests sent.
+    pub(crate) requested: AtomicU64,
+    /// Bids that declined the job.
+    pub(crate) declined: AtomicU64,
+    /// Bid requests that failed: no responder, timeout, error response, or a bid for
+    /// another job or from another node.
+    pub(crate) failed: AtomicU64,
 }
 
 /// Error of an orchestrator handler, which the subscriber counts as a handler error.
@@ -54,6 +68,7 @@ impl Orchestrator {
                     enabled: live_view,
                     started: Instant::now(),
                 },
+                bids: BidCounters::default(),
             }),
         }
     }
@@ -66,6 +81,11 @@ impl Orchestrator {
             // Every critical section leaves the table valid, so a panic in one does not
             // make it unusable.
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Returns the counts of the bid requests.
+    pub(crate) fn bids(&self) -> &BidCounters {
+        &self.inner.bids
     }
 
     /// Waits until a job reaches a final state or a node's health changes.
