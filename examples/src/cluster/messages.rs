@@ -1,16 +1,16 @@
 //! Messages exchanged by the orchestrator and the compute nodes of the cluster example.
 //!
 //! Before it assigns a job, the orchestrator sends a [`BidRequest`] to each healthy node
-//! at `<root>.node.<node_id>.BidRequest` and each node answers with a [`Bid`]. The
+//! at `<root>.node.<node_id>.BidRequest` and each node replies with a [`Bid`]. The
 //! orchestrator then publishes [`JobAssigned`] to `<root>.node.<node_id>.JobAssigned`,
 //! and the node acknowledges it. Nodes publish [`JobStatus`] and [`Heartbeat`] to
 //! `<root>.orchestrator.<type>`.
 
 use serde::{Deserialize, Serialize};
 
-/// A question from the orchestrator to one compute node: would it take this job now?
+/// A request from the orchestrator to one compute node: would it take this job now?
 ///
-/// The node answers with a [`Bid`].
+/// The node replies with a [`Bid`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ncl::NclPayload)]
 pub struct BidRequest {
     /// Job identifier, as in the [`JobAssigned`] message that may follow.
@@ -25,7 +25,7 @@ impl ncl::Request for BidRequest {
     type Response = Bid;
 }
 
-/// A compute node's answer to a [`BidRequest`].
+/// A compute node's response to a [`BidRequest`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ncl::NclPayload)]
 pub struct Bid {
     /// Node that answers.

@@ -1,8 +1,8 @@
 //! An orchestrator and compute nodes in one process, each with its own NATS connection.
 //!
-//! The orchestrator assigns jobs in batches. For each job it first asks every healthy
-//! node for a bid (request/reply, [`BidRequest`](messages::BidRequest) answered by
-//! [`Bid`](messages::Bid)), and picks the node with the fewest jobs among those that
+//! The orchestrator assigns jobs in batches. For each job it first requests a bid from
+//! every healthy node (request/reply: a [`BidRequest`](messages::BidRequest) and its
+//! [`Bid`](messages::Bid) response), and picks the node with the fewest jobs among those that
 //! have room for it. It then sends the assignment with an
 //! [`AckedPublisher`](ncl::AckedPublisher): the node's subscriber acknowledges it once
 //! the node took the job, or answers with a negative acknowledgement (a node that runs as
@@ -29,7 +29,7 @@
 //!
 //! | Subject | Payload | From → to |
 //! | --- | --- | --- |
-//! | `cluster.<run_id>.node.<node_id>.BidRequest` | [`BidRequest`](messages::BidRequest), answered by [`Bid`](messages::Bid) | orchestrator → node, request/reply |
+//! | `cluster.<run_id>.node.<node_id>.BidRequest` | [`BidRequest`](messages::BidRequest), response [`Bid`](messages::Bid) | orchestrator → node, request/reply |
 //! | `cluster.<run_id>.node.<node_id>.JobAssigned` | [`JobAssigned`](messages::JobAssigned) | orchestrator → node, acknowledged |
 //! | `cluster.<run_id>.orchestrator.JobStatus` | [`JobStatus`](messages::JobStatus) | node → orchestrator |
 //! | `cluster.<run_id>.orchestrator.Heartbeat` | [`Heartbeat`](messages::Heartbeat) | node → orchestrator |

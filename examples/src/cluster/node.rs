@@ -1,4 +1,4 @@
-//! A compute node: answers bid requests, runs the jobs assigned to it and sends
+//! A compute node: replies to bid requests, runs the jobs assigned to it and sends
 //! heartbeats.
 
 use std::collections::{BTreeSet, HashMap};
@@ -176,7 +176,7 @@ impl Node {
         Ok(())
     }
 
-    /// Answers a bid request: the node accepts the job while it runs fewer jobs than its
+    /// Replies to a bid request: the node accepts the job while it runs fewer jobs than its
     /// capacity and is not stopping.
     ///
     /// # Errors
@@ -470,6 +470,7 @@ impl RunningNode {
         // A core subscriber acknowledges each message that has a reply subject, so it must
         // not share a subject with the responder, whose requests have one too.
         let subscriber = Subscriber::builder(client.clone())
+            .name(name.as_str())
             .handler(node.clone())
             .build()
             .map_err(build_error)?;

@@ -1,4 +1,4 @@
-//! The orchestrator: asks healthy nodes for bids, assigns each job to the best bidder
+//! The orchestrator: requests bids from healthy nodes, assigns each job to the best bidder
 //! with acknowledged publishing, follows the jobs' progress and resends assignments it
 //! hears nothing about.
 
@@ -72,6 +72,7 @@ impl RunningOrchestrator {
             .route::<on_job_status>()
             .route::<on_heartbeat>();
         let subscriber = Subscriber::builder(client.clone())
+            .name(NAME)
             .handler(router)
             .build()
             .map_err(|source| ClusterError::Build {
@@ -265,7 +266,7 @@ impl RunningOrchestrator {
         }
     }
 
-    /// Asks each of `nodes` for a bid on `offer`, all at once, and returns the bids that
+    /// Requests a bid on `offer` from each of `nodes`, all at once, and returns the bids that
     /// arrived within the reply timeout. A failed request counts as no bid.
     async fn collect_bids(&mut self, nodes: &[String], offer: &BidRequest) -> Vec<Bid> {
         let mut requesters = Vec::with_capacity(nodes.len());

@@ -34,7 +34,7 @@ pub struct Report {
     pub reconnects: u64,
     /// Per node, by id.
     pub nodes: BTreeMap<String, NodeSummary>,
-    /// Bid requests the orchestrator sent, one per healthy node for each job it tried to
+    /// Bid requests the orchestrator sent: one per healthy node for each job it tried to
     /// assign.
     pub bids_requested: u64,
     /// Bids in which a node declined the job, because it ran as many jobs as its

@@ -32,8 +32,8 @@ pub struct Ack {
 /// Counts of what an acknowledged publisher sent and how its messages ended, from
 /// [`AckedPublisher::stats`].
 ///
-/// Every send is counted, retries included, so `published` is at least
-/// `acknowledged + failed` once no message is pending.
+/// Every send is counted, retries included. A message that fails before its first send,
+/// as on a reset, counts as failed without a send.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AckedPublisherStats {
