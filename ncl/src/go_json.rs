@@ -17,6 +17,7 @@
 //! `\ufffd` has no counterpart: a `U+FFFD` character is written as its UTF-8 bytes, as
 //! Go writes a valid `U+FFFD`.
 
+mod escape;
 mod serializer;
 
 use std::io;
@@ -24,6 +25,7 @@ use std::io;
 use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter};
 
+pub(crate) use escape::write_str;
 use serializer::GoSerializer;
 
 /// A `serde_json` formatter that writes compact JSON the way Go's `encoding/json` does.

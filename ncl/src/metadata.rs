@@ -99,13 +99,27 @@ impl Metadata {
 
     /// Returns the value stored under `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        let index = self.find(key).ok()?;
+        let index = self.position(key)?;
         Some(&self.text[self.entries[index].value.clone()])
     }
 
     /// Returns `true` when `key` has a value.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.find(key).is_ok()
+        self.position(key).is_some()
+    }
+
+    /// Returns the index of `key`'s entry.
+    fn position(&self, key: &str) -> Option<usize> {
+        // A message carries about five entries. Comparing lengths first, in order, skips
+        // most byte comparisons and beats a binary search at that size.
+        const LINEAR_MAX: usize = 8;
+        if self.entries.len() > LINEAR_MAX {
+            return self.find(key).ok();
+        }
+        let (key, text) = (key.as_bytes(), self.text.as_bytes());
+        self.entries
+            .iter()
+            .position(|entry| entry.key.len() == key.len() && text[entry.key.clone()] == *key)
     }
 
     /// Stores `value` under `key` and returns the value it replaced.
@@ -153,17 +167,7 @@ impl Metadata {
 
     /// Finds `key`: `Ok(index)` of its entry, or `Err(index)` where it would go.
     fn find(&self, key: &str) -> Result<usize, usize> {
-        let key = key.as_bytes();
-        let text = self.text.as_bytes();
-        // Keys usually arrive sorted (Go and NCL writers sort them), so a key past the
-        // last one is placed without a search.
-        match self.entries.last() {
-            None => return Err(0),
-            Some(last) if text[last.key.clone()] < *key => return Err(self.entries.len()),
-            Some(_) => {}
-        }
-        self.entries
-            .binary_search_by(|entry| text[entry.key.clone()].cmp(key))
+        find_key(self.text.as_bytes(), &self.entries, key.as_bytes())
     }
 
     fn append(&mut self, text: &str) -> Range<usize> {
@@ -300,6 +304,95 @@ impl Metadata {
             self.set(keys::BACALHAU_PAYLOAD_ENCODING, encoding);
         }
         self.set(keys::PAYLOAD_ENCODING, encoding);
+    }
+}
+
+/// Finds `key` among `entries`, whose keys are ranges of `text` sorted bytewise:
+/// `Ok(index)` of its entry, or `Err(index)` where it would go.
+fn find_key(text: &[u8], entries: &[Entry], key: &[u8]) -> Result<usize, usize> {
+    // Keys usually arrive sorted (Go and NCL writers sort them), so a key past the last
+    // one is placed without a search.
+    match entries.last() {
+        None => return Err(0),
+        Some(last) if compare_keys(&text[last.key.clone()], key).is_lt() => {
+            return Err(entries.len());
+        }
+        Some(_) => {}
+    }
+    entries.binary_search_by(|entry| compare_keys(&text[entry.key.clone()], key))
+}
+
+/// Compares two keys bytewise. The well-known keys differ in their first byte, which is
+/// compared inline before the general comparison (a `memcmp` call).
+#[inline]
+fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
+    }
+}
+
+/// Metadata under construction from raw bytes: the decoders append keys and values
+/// without checking each for UTF-8, and [`MetadataBuilder::finish`] checks the text once.
+pub(crate) struct MetadataBuilder {
+    text: Vec<u8>,
+    entries: Vec<Entry>,
+    garbage: usize,
+}
+
+impl MetadataBuilder {
+    /// Creates a builder with room for `entries` entries totalling `bytes` bytes.
+    pub(crate) fn with_capacity(entries: usize, bytes: usize) -> Self {
+        Self {
+            text: Vec::with_capacity(bytes),
+            entries: Vec::with_capacity(entries),
+            garbage: 0,
+        }
+    }
+
+    /// Stores `value` under `key`; a repeated key keeps its last value, as Go's decoders
+    /// (JSON and protobuf) do.
+    ///
+    /// Each of `key` and `value` must be valid UTF-8 on its own, which the caller checks:
+    /// [`MetadataBuilder::finish`] checks only the whole text, which a character split
+    /// across two pieces would pass.
+    pub(crate) fn push(&mut self, key: &[u8], value: &[u8]) {
+        let start = self.text.len();
+        self.text.extend_from_slice(key);
+        let middle = self.text.len();
+        self.text.extend_from_slice(value);
+        let (key, value) = (start..middle, middle..self.text.len());
+        match find_key(&self.text, &self.entries, &self.text[key.clone()]) {
+            Ok(index) => {
+                let old = &self.entries[index].value;
+                self.garbage += key.len() + old.len();
+                self.entries[index].value = value;
+            }
+            Err(index) => self.entries.insert(index, Entry { key, value }),
+        }
+    }
+
+    /// Returns the metadata, or `None` when the text is not UTF-8 or an entry does not
+    /// start and end on character boundaries.
+    pub(crate) fn finish(self) -> Option<Metadata> {
+        let text = String::from_utf8(self.text).ok()?;
+        // Slicing off a boundary would panic in `get`, so it is checked even though
+        // callers promise valid pieces.
+        if !text.is_ascii() {
+            let on_boundaries = self.entries.iter().all(|entry| {
+                text.is_char_boundary(entry.key.start)
+                    && text.is_char_boundary(entry.value.start)
+                    && text.is_char_boundary(entry.value.end)
+            });
+            if !on_boundaries {
+                return None;
+            }
+        }
+        Some(Metadata {
+            text,
+            entries: self.entries,
+            garbage: self.garbage,
+        })
     }
 }
 

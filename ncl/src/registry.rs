@@ -124,6 +124,33 @@ impl Hasher for TypeIdHasher {
     }
 }
 
+/// Hashes wire names with FNV-1a, which is several times cheaper than the default
+/// SipHash on names of a few bytes; the receive path looks a name up on every message.
+///
+/// The map is filled once at start-up and only read afterwards, so names chosen by a
+/// remote sender to collide can lengthen one lookup's probe, not grow the table.
+pub(crate) struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> Self {
+        // The FNV-1a 64-bit offset basis.
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(PRIME);
+        }
+    }
+}
+
 /// Registry entry for one payload type.
 #[derive(Clone, Copy)]
 struct Entry {
@@ -182,7 +209,7 @@ pub struct RegisteredPayload {
 /// ```
 #[derive(Clone, Default)]
 pub struct PayloadRegistry {
-    by_name: HashMap<Box<str>, Entry>,
+    by_name: HashMap<Box<str>, Entry, BuildHasherDefault<NameHasher>>,
     by_type: HashMap<TypeId, Box<str>, BuildHasherDefault<TypeIdHasher>>,
     key_generation: KeyGeneration,
 }

@@ -1,5 +1,7 @@
 //! Version 1 body: `{"metadata":{...},"payload":<payload JSON>}`.
 
+mod scan;
+
 use std::fmt;
 
 use bytes::Bytes;
@@ -30,20 +32,35 @@ pub(super) fn encode_with<E>(
     metadata: &Metadata,
     write_payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<(), E> {
-    out.extend_from_slice(b"{\"metadata\":");
-    // Metadata iterates in bytewise key order, the order Go writes map keys in, so it
-    // goes straight to serde_json with Go's escaping and skips the sorting layer.
-    // Writing strings into a Vec cannot fail.
-    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, go_json::GoFormatter);
-    let _ = serde::Serialize::serialize(metadata, &mut serializer);
-    out.extend_from_slice(b",\"payload\":");
+    out.extend_from_slice(b"{\"metadata\":{");
+    // Metadata iterates in bytewise key order, the order Go writes map keys in.
+    for (index, (key, value)) in metadata.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        go_json::write_str(out, key);
+        out.push(b':');
+        go_json::write_str(out, value);
+    }
+    out.extend_from_slice(b"},\"payload\":");
     write_payload(out)?;
     out.push(b'}');
     Ok(())
 }
 
 /// Decodes a body; `data` is the whole envelope and `body` the part after the header.
+///
+/// Bodies in the usual shape take the fast path in [`scan`]; the rest, and every error,
+/// go through serde_json.
 pub(super) fn decode(data: &Bytes, body: &[u8]) -> Result<RawMessage, EnvelopeError> {
+    match scan::decode(data, body) {
+        Some(message) => Ok(message),
+        None => decode_with_serde(data, body),
+    }
+}
+
+/// Decodes a body through serde_json, which handles every layout and reports errors.
+fn decode_with_serde(data: &Bytes, body: &[u8]) -> Result<RawMessage, EnvelopeError> {
     let malformed = |source: serde_json::Error| EnvelopeError::MalformedBody {
         version: EnvelopeVersion::JsonV1,
         source: Box::new(source),

@@ -8,9 +8,12 @@
 //!
 //! Encoding is written by hand so that map entries come out sorted by key, with the key
 //! and value always present (as protobuf-go writes them, even when empty), and without
-//! copying the metadata into owned protobuf structs. Decoding uses `prost`-derived
-//! structs, which accept fields in any order, repeated map entries (the last one wins)
-//! and unknown fields.
+//! copying the metadata into owned protobuf structs. Decoding reads map entries straight
+//! into [`Metadata`] (see `scan`) and falls back to `prost`-derived structs for the
+//! layouts it leaves out and for errors. Both accept fields in any order, repeated map
+//! entries (the last one wins) and unknown fields.
+
+mod scan;
 
 use bytes::Bytes;
 use prost::Message as _;
@@ -66,7 +69,18 @@ fn encode_bytes_field(tag: u32, bytes: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Decodes a body; the payload shares `body`'s buffer.
+///
+/// Bodies that [`scan`] reads decode straight into [`Metadata`]; the rest, and every
+/// error, go through the `prost` structs.
 pub(super) fn decode(body: Bytes) -> Result<RawMessage, EnvelopeError> {
+    match scan::decode(&body) {
+        Some(message) => Ok(message),
+        None => decode_with_prost(body),
+    }
+}
+
+/// Decodes a body through the `prost`-derived structs, which report every error.
+fn decode_with_prost(body: Bytes) -> Result<RawMessage, EnvelopeError> {
     let malformed =
         |source: Box<dyn std::error::Error + Send + Sync>| EnvelopeError::MalformedBody {
             version: EnvelopeVersion::ProtobufV1,

@@ -17,6 +17,7 @@ use serde::ser::{self, Impossible, Serialize};
 use serde_json::Error;
 use serde_json::value::RawValue;
 
+use super::escape::write_str;
 use super::{GoFormatter, compact};
 
 /// Struct name that `serde_json::value::RawValue` serializes under (serde_json 1.x).
@@ -61,7 +62,7 @@ fn invalid_key() -> Error {
 /// Appends `"variant":` after an opening brace, for the externally tagged variants.
 fn begin_variant(out: &mut Vec<u8>, variant: &'static str) -> Result<(), Error> {
     out.push(b'{');
-    ser::Serializer::serialize_str(&mut leaf(out), variant)?;
+    write_str(out, variant);
     out.push(b':');
     Ok(())
 }
@@ -99,10 +100,18 @@ impl<'a> ser::Serializer for GoSerializer<'a> {
         serialize_u32(u32),
         serialize_u64(u64),
         serialize_u128(u128),
-        serialize_char(char),
-        serialize_str(&str),
         serialize_bytes(&[u8]),
     );
+
+    fn serialize_char(self, value: char) -> Result<(), Error> {
+        write_str(self.out, value.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+
+    fn serialize_str(self, value: &str) -> Result<(), Error> {
+        write_str(self.out, value);
+        Ok(())
+    }
 
     fn serialize_f32(self, value: f32) -> Result<(), Error> {
         if !value.is_finite() {
@@ -479,7 +488,7 @@ impl StructWriter<'_> {
                     self.out.push(b',');
                 }
                 self.first = false;
-                ser::Serializer::serialize_str(&mut leaf(self.out), key)?;
+                write_str(self.out, key);
                 self.out.push(b':');
                 value.serialize(GoSerializer::new(&mut *self.out))
             }
@@ -603,11 +612,13 @@ impl ser::Serializer for KeySerializer<'_> {
     );
 
     fn serialize_char(self, value: char) -> Result<(), Error> {
-        ser::Serializer::serialize_char(&mut leaf(self.out), value)
+        write_str(self.out, value.encode_utf8(&mut [0; 4]));
+        Ok(())
     }
 
     fn serialize_str(self, value: &str) -> Result<(), Error> {
-        ser::Serializer::serialize_str(&mut leaf(self.out), value)
+        write_str(self.out, value);
+        Ok(())
     }
 
     fn serialize_bytes(self, _value: &[u8]) -> Result<(), Error> {
