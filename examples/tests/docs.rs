@@ -235,11 +235,12 @@ fn asyncapi_references_every_payload() {
             "no channel carries {name}"
         );
     }
+    // A reply channel's address is null: each request carries its own reply subject.
     let addresses: Vec<&str> = document["channels"]
         .as_object()
         .expect("channels")
         .values()
-        .map(|channel| channel["address"].as_str().expect("address"))
+        .filter_map(|channel| channel["address"].as_str())
         .collect();
     for address in [
         "cluster.{run_id}.node.{node_id}.JobAssigned",

@@ -194,7 +194,8 @@ impl Builder {
     ///
     /// With [`Builder::cargo_instructions`] on, it prints `cargo:rerun-if-changed` for
     /// the source directory and every file read, and `cargo:warning` once for each type it
-    /// describes as opaque and each handler whose payload is not in the catalog.
+    /// describes as opaque, each handler whose payload or response is not in the catalog,
+    /// and each `impl ncl::Request` whose request or response type is not.
     ///
     /// # Errors
     ///
@@ -203,7 +204,9 @@ impl Builder {
     /// - [`GenerateError::Source`] with every problem found in the sources, each as
     ///   `file:line:column: message`: syntax errors, `#[ncl]` and `#[ncl::handler]`
     ///   mistakes, serde attributes that do not parse, paths into the crate that name
-    ///   nothing (`crate::missing::Type`), and two payloads with one wire name;
+    ///   nothing (`crate::missing::Type`), two payloads with one wire name, a request type
+    ///   given two response types, and a payload named `BacError` in a crate with request
+    ///   types;
     /// - [`GenerateError::Io`] when a file cannot be read or written.
     pub fn generate(&self) -> Result<Generated, GenerateError> {
         if self.markdown.is_none() && self.json_schema.is_none() && self.asyncapi.is_none() {

@@ -1,5 +1,6 @@
 //! The message catalog of a crate: its payloads, the types their fields use, the handlers
-//! that consume them and the channels they travel on, as the renderers read them.
+//! that consume them, the channels they travel on and which payloads are requests and
+//! responses, as the renderers read them.
 //!
 //! A [`Catalog`] is built by [`Builder::scan`](crate::Builder::scan). Every type in it
 //! describes the JSON that serde writes and reads for a Rust type. The serde attributes
@@ -21,7 +22,8 @@ pub struct Catalog {
     pub version: String,
     /// Introduction written under the title, if any.
     pub description: Option<String>,
-    /// Each `#[derive(NclPayload)]` type, by wire name.
+    /// Each `#[derive(NclPayload)]` type, by wire name, and ncl's error response
+    /// `BacError` when some message is a request type.
     pub messages: Vec<Message>,
     /// The types that messages are made of, including each message's own type, by key.
     pub types: BTreeMap<String, TypeDef>,
@@ -44,6 +46,29 @@ impl Catalog {
     /// Returns the message whose own type has the key `key`.
     pub fn message_of_type(&self, key: &str) -> Option<&Message> {
         self.messages.iter().find(|message| message.type_key == key)
+    }
+
+    /// Returns the request types whose response is the message `wire_name`.
+    pub fn requests_for_response<'a>(
+        &'a self,
+        wire_name: &'a str,
+    ) -> impl Iterator<Item = &'a Message> {
+        self.messages
+            .iter()
+            .filter(move |message| message.response.as_deref() == Some(wire_name))
+    }
+
+    /// Returns the request types: the messages that have a response type.
+    pub fn requests(&self) -> impl Iterator<Item = &Message> {
+        self.messages
+            .iter()
+            .filter(|message| message.response.is_some())
+    }
+
+    /// Returns ncl's error response `BacError`, which the catalog has when some message is
+    /// a request type.
+    pub fn error_response(&self) -> Option<&Message> {
+        self.messages.iter().find(|message| message.error_response)
     }
 
     /// Returns the handlers that consume the message `wire_name`.
@@ -75,8 +100,17 @@ pub struct Message {
     pub encoding: String,
     /// The type's doc comment.
     pub docs: Option<String>,
-    /// File that defines the type, as the builder was given its source directory.
+    /// File that defines the type, as the builder was given its source directory, or
+    /// `ncl` for the error response.
     pub source: String,
+    /// Wire name of the response type when the type is a request type: it implements
+    /// `ncl::Request`, or a request handler takes it. A responder sends the response to
+    /// the reply subject of the request.
+    pub response: Option<String>,
+    /// Whether this is ncl's error response `BacError` (`ncl::ErrorResponse`), which a
+    /// responder sends in place of the response when a request fails. The catalog adds it
+    /// when some message is a request type.
+    pub error_response: bool,
 }
 
 /// A struct or enum of the scanned crate, or one instantiation of a generic one.
@@ -91,7 +125,7 @@ pub struct TypeDef {
     pub rust_path: String,
     /// The type's doc comment.
     pub docs: Option<String>,
-    /// File that defines the type.
+    /// File that defines the type, or `ncl` for the error response's payload type.
     pub source: String,
     /// The JSON shape.
     pub body: TypeBody,
@@ -373,7 +407,8 @@ impl IntegerType {
     }
 }
 
-/// A function or method under `#[ncl::handler]` that consumes a message.
+/// A function or method under `#[ncl::handler]` that consumes a message, or that responds
+/// to a request.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Handler {
@@ -386,6 +421,9 @@ pub struct Handler {
     pub payload: String,
     /// Whether it takes `&Message<T>` (true) or an owned `Message<T>` (false).
     pub by_ref: bool,
+    /// Wire name of the response of a request handler, which returns `Result<R, E>` with
+    /// a payload `R`; `None` for a message handler.
+    pub response: Option<String>,
     /// File that defines the handler.
     pub source: String,
 }

@@ -18,7 +18,9 @@ pub enum GenerateError {
     },
     /// Source files contain errors: syntax that does not parse, `#[ncl]` or
     /// `#[ncl::handler]` mistakes that the macros would reject too, serde attributes that
-    /// do not parse, and paths into the crate that name nothing.
+    /// do not parse, paths into the crate that name nothing, a wire name used twice, a
+    /// request type given two response types, and a payload named `BacError` in a crate
+    /// with request types.
     Source(Vec<SourceError>),
     /// The builder's configuration is invalid, such as a channel that names an unknown
     /// payload.

@@ -69,6 +69,54 @@ pub(crate) mod envelope {
             false,
         ),
     ];
+
+    /// The transport of requests and responses.
+    pub(crate) const REQUEST_REPLY: &str = "A request is an NCL envelope published with a \
+        NATS reply subject, the requester's inbox. The responder sends the response, also an \
+        NCL envelope, to that reply subject with the request's `MessageID`, which the \
+        requester checks to match the two. So a response has no subject of its own. The \
+        requester also copies the request's metadata into NATS headers, because Go responders \
+        read the `MessageID` there.";
+
+    /// The metadata keys that an error response adds: name and description.
+    pub(crate) const ERROR_KEYS: &[(&str, &str)] = &[
+        (
+            "Bacalhau-StatusCode",
+            "HTTP status of the failure, in decimal, such as `404`.",
+        ),
+        (
+            "Bacalhau-ErrorCode",
+            "Error code of the failure, such as `NotFound`, as in the payload's `Code`.",
+        ),
+    ];
+
+    /// The error responses that ncl's `Responder` sends by itself: the failure, the
+    /// `Bacalhau-ErrorCode` and the `Bacalhau-StatusCode`.
+    pub(crate) const RESPONDER_FAILURES: &[(&str, &str, &str)] = &[
+        (
+            "the request's envelope or payload does not decode",
+            "`BadRequest`",
+            "400",
+        ),
+        ("no handler takes the request's type", "`NotFound`", "404"),
+        (
+            "the handler returns an error",
+            "the code of the first `ncl::ErrorResponse` in the error's source chain, else \
+             `InternalError`",
+            "its status, else 500",
+        ),
+        (
+            "the handler panics, or its response does not encode or exceeds the server's \
+             `max_payload`",
+            "`InternalError`",
+            "500",
+        ),
+        (
+            "the handler runs past the responder's handler timeout",
+            "`TimeOut`",
+            "500",
+        ),
+    ];
 }
 
 /// Returns a doc comment with rustdoc's intra-doc links turned into plain code spans,
@@ -140,6 +188,66 @@ pub(crate) fn one_line(docs: &str) -> String {
         .filter(|line| !line.is_empty())
         .collect();
     joined.join(" ").replace('|', "\\|")
+}
+
+/// A small catalog for the renderers' unit tests: the request `Ping` on the channel
+/// `nodes.ping` with the response `Pong` and the request handler `crate::Node::ping`, the
+/// error response `BacError`, and the one-way `Beat` on `nodes.beat`.
+#[cfg(test)]
+pub(crate) fn request_catalog() -> crate::Catalog {
+    use crate::catalog::{Catalog, Channel, Handler, HandlerKind, Message, TypeBody, TypeDef};
+
+    let mut catalog = Catalog {
+        title: "Test".to_owned(),
+        version: "1.0.0".to_owned(),
+        ..Catalog::default()
+    };
+    for (wire_name, response) in [
+        ("BacError", None),
+        ("Beat", None),
+        ("Ping", Some("Pong")),
+        ("Pong", None),
+    ] {
+        catalog.types.insert(
+            wire_name.to_owned(),
+            TypeDef {
+                key: wire_name.to_owned(),
+                rust_path: format!("crate::{wire_name}"),
+                docs: None,
+                source: "src/lib.rs".to_owned(),
+                body: TypeBody::Unit,
+            },
+        );
+        catalog.messages.push(Message {
+            wire_name: wire_name.to_owned(),
+            rust_path: format!("crate::{wire_name}"),
+            type_key: wire_name.to_owned(),
+            encoding: "json".to_owned(),
+            docs: None,
+            source: "src/lib.rs".to_owned(),
+            response: response.map(str::to_owned),
+            error_response: wire_name == "BacError",
+        });
+    }
+    catalog.handlers.push(Handler {
+        path: "crate::Node::ping".to_owned(),
+        kind: HandlerKind::Method {
+            self_ty: "Node".to_owned(),
+        },
+        payload: "Ping".to_owned(),
+        by_ref: true,
+        response: Some("Pong".to_owned()),
+        source: "src/lib.rs".to_owned(),
+    });
+    for (address, message) in [("nodes.beat", "Beat"), ("nodes.ping", "Ping")] {
+        catalog.channels.push(Channel {
+            id: address.replace('.', "_"),
+            address: address.to_owned(),
+            parameters: Vec::new(),
+            messages: vec![message.to_owned()],
+        });
+    }
+    catalog
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Item, ItemEnum, ItemStruct, ItemType, Path, Token, UseTree};
+use syn::{
+    Attribute, ImplItem, Item, ItemEnum, ItemImpl, ItemStruct, ItemType, Path, Token, UseTree,
+};
 
 use super::files::SourceFile;
 
@@ -94,12 +96,26 @@ pub(crate) struct HandlerItem<'a> {
     pub(crate) file: usize,
 }
 
+/// A trait impl with an associated type `Response`, such as
+/// `impl ncl::Request for Ping { type Response = Pong; }`. Whether the trait is ncl's
+/// `Request` is decided once the index is complete, because it depends on the module's
+/// imports.
+pub(crate) struct RequestImplItem<'a> {
+    pub(crate) item: &'a ItemImpl,
+    /// The trait's path as written.
+    pub(crate) trait_path: &'a Path,
+    pub(crate) module: Vec<String>,
+    pub(crate) file: usize,
+}
+
 /// Every module of the scanned crate.
 pub(crate) struct Index<'a> {
     pub(crate) modules: BTreeMap<Vec<String>, Module<'a>>,
     /// Structs and enums that derive `NclPayload`, in file order.
     pub(crate) payloads: Vec<TypeItem<'a>>,
     pub(crate) handlers: Vec<HandlerItem<'a>>,
+    /// Trait impls with an associated type `Response`, in file order.
+    pub(crate) request_impls: Vec<RequestImplItem<'a>>,
     /// How many structs, enums and aliases of the crate have each identifier.
     pub(crate) ident_counts: HashMap<String, usize>,
 }
@@ -112,6 +128,7 @@ impl<'a> Index<'a> {
             modules: BTreeMap::new(),
             payloads: Vec::new(),
             handlers: Vec::new(),
+            request_impls: Vec::new(),
             ident_counts: HashMap::new(),
         };
         let mut test_modules = Vec::new();
@@ -190,6 +207,19 @@ impl<'a> Index<'a> {
                         self.handlers.push(HandlerItem {
                             item,
                             attr,
+                            module: module.to_vec(),
+                            file,
+                        });
+                    }
+                    if let Item::Impl(item_impl) = item
+                        && let Some((trait_path, _)) = &item_impl.trait_
+                        && item_impl.items.iter().any(
+                            |impl_item| matches!(impl_item, ImplItem::Type(assoc) if assoc.ident == "Response"),
+                        )
+                    {
+                        self.request_impls.push(RequestImplItem {
+                            item: item_impl,
+                            trait_path,
                             module: module.to_vec(),
                             file,
                         });

@@ -4,12 +4,16 @@
 //! It parses every `.rs` file under the source directory in path order and indexes the
 //! modules that the file layout and inline `mod` blocks give. It then finds the types that
 //! derive `NclPayload` and the items under `#[ncl::handler]`, and checks them with the
-//! functions the macros use. Last, it describes each payload type and every crate type
-//! that the payload names.
+//! functions the macros use. It describes each payload type and every crate type that the
+//! payload names. Last, it reads the response type of each request type from the
+//! `impl ncl::Request` blocks and the request handlers, and adds ncl's error response
+//! when there are request types.
 
 mod describe;
+mod error_response;
 pub(crate) mod files;
 mod index;
+mod request;
 mod resolve;
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +24,7 @@ use syn::{DeriveInput, Type};
 
 use self::describe::Describer;
 use self::index::{HandlerItem, Index, TypeItemKind, UsePath};
+use self::request::{ResponseClaim, locate, with_message};
 use self::resolve::{Lookup, Target};
 use crate::builder::{GenerateError, SourceError};
 use crate::catalog::{Handler, HandlerKind, Message, TypeDef, TypeRef};
@@ -49,7 +54,8 @@ pub(crate) struct Scanned {
 /// Returns [`GenerateError::Io`] when a file cannot be read, and
 /// [`GenerateError::Source`] with every syntax error, every `#[ncl]` or
 /// `#[ncl::handler]` mistake, every serde attribute that does not parse, every path into
-/// the crate that names nothing, and every wire name used twice.
+/// the crate that names nothing, every wire name used twice, every request type given two
+/// response types, and a payload named `BacError` in a crate with request types.
 pub(crate) fn scan(dir: &Path, display_dir: &str) -> Result<Scanned, GenerateError> {
     let read = files::read_dir(dir, display_dir)?;
     let index = Index::build(&read.files);
@@ -59,6 +65,8 @@ pub(crate) fn scan(dir: &Path, display_dir: &str) -> Result<Scanned, GenerateErr
     let mut messages: Vec<Message> = Vec::new();
     // Wire name of each payload, by the key of its type.
     let mut payload_keys: HashMap<String, String> = HashMap::new();
+    // Where each payload type is defined, by wire name.
+    let mut payload_sites: HashMap<String, SourceError> = HashMap::new();
     for item in &index.payloads {
         let file = &read.files[item.file];
         let input: DeriveInput = match item.kind {
@@ -95,6 +103,10 @@ pub(crate) fn scan(dir: &Path, display_dir: &str) -> Result<Scanned, GenerateErr
             _ => continue,
         };
         payload_keys.insert(type_key.clone(), wire_name.clone());
+        payload_sites.insert(
+            wire_name.clone(),
+            describer.source_error(item.file, item.ident().span(), String::new()),
+        );
         messages.push(Message {
             wire_name,
             rust_path: item.rust_path(),
@@ -102,9 +114,15 @@ pub(crate) fn scan(dir: &Path, display_dir: &str) -> Result<Scanned, GenerateErr
             encoding: ENCODING.to_owned(),
             docs: crate::attr::docs(item.attrs()),
             source: file.display.clone(),
+            response: None,
+            error_response: false,
         });
     }
 
+    let found_impls = request::impl_claims(&index, &describer, &payload_keys);
+    let mut claims = found_impls.claims;
+    describer.warnings.extend(found_impls.warnings);
+    errors.extend(found_impls.errors);
     let mut handlers = Vec::new();
     for handler_item in &index.handlers {
         match check_handler(handler_item, &index, &describer, &payload_keys, &read.files) {
@@ -112,6 +130,7 @@ pub(crate) fn scan(dir: &Path, display_dir: &str) -> Result<Scanned, GenerateErr
                 for outcome in found {
                     match outcome {
                         HandlerOutcome::Handler(handler) => handlers.push(handler),
+                        HandlerOutcome::Claim(claim) => claims.push(claim),
                         HandlerOutcome::Warning(warning) => describer.warnings.push(warning),
                         HandlerOutcome::Error(error) => errors.push(error),
                     }
@@ -123,6 +142,13 @@ pub(crate) fn scan(dir: &Path, display_dir: &str) -> Result<Scanned, GenerateErr
             }
         }
     }
+
+    errors.extend(request::assign_responses(
+        claims,
+        &mut messages,
+        &mut describer.types,
+        &payload_sites,
+    ));
 
     errors.append(&mut describer.errors);
     if !errors.is_empty() {
@@ -144,12 +170,14 @@ pub(crate) fn scan(dir: &Path, display_dir: &str) -> Result<Scanned, GenerateErr
 /// One result of checking a handler item.
 enum HandlerOutcome {
     Handler(Handler),
+    /// The response type that a request handler returns for its request type.
+    Claim(ResponseClaim),
     Warning(String),
     Error(SourceError),
 }
 
 /// Checks a handler item with the macro's own functions and resolves the payload type of
-/// each handler in it.
+/// each handler in it, and the response type of each request handler.
 fn check_handler(
     handler_item: &HandlerItem,
     index: &Index,
@@ -174,43 +202,76 @@ fn check_handler(
         module_path.push_str(segment);
     }
     let source = files[handler_item.file].display.clone();
-    // Each handler: its path, kind, payload type and whether it borrows the message.
-    let mut found: Vec<(String, HandlerKind, &Type, bool)> = Vec::new();
+    let mut found: Vec<FoundHandler> = Vec::new();
     match &model {
-        HandlerModel::Fn(function) => found.push((
-            format!("{module_path}::{}", function.rust_name()),
-            HandlerKind::Function {
+        HandlerModel::Fn(function) => found.push(FoundHandler {
+            path: format!("{module_path}::{}", function.rust_name()),
+            kind: HandlerKind::Function {
                 state: function.state.as_ref().map(|state| type_text(&state.state)),
             },
-            &function.message.payload,
-            function.message.by_ref,
-        )),
+            payload: &function.message.payload,
+            by_ref: function.message.by_ref,
+            response: function.response.as_ref(),
+        }),
         HandlerModel::Impl(block) => {
             let self_ty = type_text(&block.self_ty);
             for method in &block.methods {
-                found.push((
-                    format!("{module_path}::{self_ty}::{}", method.ident.unraw()),
-                    HandlerKind::Method {
+                found.push(FoundHandler {
+                    path: format!("{module_path}::{self_ty}::{}", method.ident.unraw()),
+                    kind: HandlerKind::Method {
                         self_ty: self_ty.clone(),
                     },
-                    &method.message.payload,
-                    method.message.by_ref,
-                ));
+                    payload: &method.message.payload,
+                    by_ref: method.message.by_ref,
+                    response: method.response.as_ref(),
+                });
             }
         }
     }
 
     let mut outcomes = Vec::new();
-    for (path, kind, payload, by_ref) in found {
-        let span = payload_span(payload);
+    for handler in found {
+        let FoundHandler {
+            path,
+            kind,
+            payload,
+            by_ref,
+            response,
+        } = handler;
+        let span = type_span(payload);
         let text = type_text(payload);
         match payload_key(payload, &handler_item.module, index, describer) {
             PayloadLookup::Key(key) if payload_keys.contains_key(&key) => {
+                let payload = payload_keys[&key].clone();
+                let response = match response {
+                    None => None,
+                    Some(response) => {
+                        let resolved = request_handler_response(
+                            response,
+                            &path,
+                            &payload,
+                            handler_item,
+                            index,
+                            describer,
+                            payload_keys,
+                        );
+                        let wire_name = match &resolved {
+                            HandlerOutcome::Claim(claim) => claim.response.clone(),
+                            _ => {
+                                outcomes.push(resolved);
+                                continue;
+                            }
+                        };
+                        outcomes.push(resolved);
+                        Some(wire_name)
+                    }
+                };
                 outcomes.push(HandlerOutcome::Handler(Handler {
                     path,
                     kind,
-                    payload: payload_keys[&key].clone(),
+                    payload,
                     by_ref,
+                    response,
                     source: source.clone(),
                 }));
             }
@@ -237,6 +298,59 @@ fn check_handler(
     Ok(outcomes)
 }
 
+/// A handler of a checked handler item, before its types are resolved.
+struct FoundHandler<'m> {
+    /// Path of the function or method from the crate root.
+    path: String,
+    kind: HandlerKind,
+    payload: &'m Type,
+    by_ref: bool,
+    /// The response type of a request handler.
+    response: Option<&'m Type>,
+}
+
+/// Resolves the response type of the request handler `path`, which takes the payload
+/// `request`, to a claim. Returns instead the error or warning that leaves the handler
+/// out when the type does not resolve or is not a payload of the crate.
+fn request_handler_response(
+    response: &Type,
+    path: &str,
+    request: &str,
+    handler_item: &HandlerItem,
+    index: &Index,
+    describer: &Describer,
+    payload_keys: &HashMap<String, String>,
+) -> HandlerOutcome {
+    let text = type_text(response);
+    let location = locate(describer, handler_item.file, response);
+    match payload_key(response, &handler_item.module, index, describer) {
+        PayloadLookup::Key(key) if payload_keys.contains_key(&key) => {
+            HandlerOutcome::Claim(ResponseClaim {
+                request: request.to_owned(),
+                response: payload_keys[&key].clone(),
+                origin: format!("request handler `{path}`"),
+                from_impl: false,
+                location,
+            })
+        }
+        PayloadLookup::Missing(reason) => HandlerOutcome::Error(with_message(
+            location,
+            format!("cannot resolve response type `{text}` of request handler `{path}`: {reason}"),
+        )),
+        PayloadLookup::Key(_) | PayloadLookup::Elsewhere => {
+            let warning = with_message(
+                location,
+                format!(
+                    "request handler `{path}` responds with `{text}`, which is not a \
+                     #[derive(NclPayload)] type of the scanned crate; the catalog leaves the \
+                     handler out"
+                ),
+            );
+            HandlerOutcome::Warning(warning.to_string())
+        }
+    }
+}
+
 enum PayloadLookup {
     /// A struct or enum of the crate, by its key.
     Key(String),
@@ -246,7 +360,7 @@ enum PayloadLookup {
     Elsewhere,
 }
 
-/// Resolves the payload type `ty` of a handler written in `module` to a type key.
+/// Resolves a payload type `ty` written in `module`, such as a handler's, to a type key.
 fn payload_key(
     ty: &Type,
     module: &[String],
@@ -280,7 +394,8 @@ fn strip(ty: &Type) -> &Type {
     }
 }
 
-fn payload_span(ty: &Type) -> proc_macro2::Span {
+/// Returns the span of the first token of `ty`, where messages about it point.
+fn type_span(ty: &Type) -> proc_macro2::Span {
     quote::ToTokens::to_token_stream(ty)
         .into_iter()
         .next()

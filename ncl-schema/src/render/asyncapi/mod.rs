@@ -1,8 +1,13 @@
 //! The AsyncAPI 3.0 document, written as JSON (which is also valid YAML).
 
+mod reply;
+
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::envelope::{KEYS, LAYOUT};
+use self::reply::{
+    ReplyChannel, reply_channel_object, reply_channels, reply_object, request_reply_text,
+};
+use super::envelope::{ERROR_KEYS, KEYS, LAYOUT, REQUEST_REPLY};
 use super::json::{Json, Object};
 use super::schema::{Dialect, SchemaWriter, opaque_key};
 use super::{doc_text, one_line};
@@ -14,9 +19,18 @@ const METADATA_SCHEMA: &str = "ncl.Metadata";
 
 /// Renders the catalog as an AsyncAPI 3.0 document.
 ///
-/// - `channels` has one channel per declared subject pattern, with its `{parameters}`;
+/// - `channels` has one channel per declared subject pattern, with its `{parameters}`.
+///   A channel that carries request types is followed by its reply channel, `<id>_reply`,
+///   whose `address` is `null` because responses go to the reply subject that each
+///   request carries, the requester's inbox. Its messages are the responses and the error
+///   response `BacError`;
 /// - `operations` has a `send` operation per channel, and a `receive` operation per
-///   handler and channel that carries the handler's message;
+///   handler and channel that carries the handler's message. The receive operation of a
+///   request handler has a `reply` naming the reply channel, the response and
+///   `BacError`, and so does the send operation of a channel that carries only request
+///   types. The reply has no `address`: the reply subject travels in the NATS message's
+///   reply field, which no runtime expression (`$message.header#...` or
+///   `$message.payload#...`) can point to;
 /// - `components.messages` has one message per payload, including payloads on no
 ///   declared channel, with the NCL metadata as its `headers` and its type's schema as its
 ///   `payload`;
@@ -28,6 +42,7 @@ const METADATA_SCHEMA: &str = "ncl.Metadata";
 /// `x-ncl-envelope` extension.
 pub fn asyncapi(catalog: &Catalog) -> String {
     let message_keys = message_keys(catalog);
+    let replies = reply_channels(catalog);
 
     let mut document = Object::new()
         .with("asyncapi", "3.0.0")
@@ -42,9 +57,16 @@ pub fn asyncapi(catalog: &Catalog) -> String {
             channel.id.as_str(),
             channel_object(catalog, channel, &message_keys),
         );
+        let reply = replies.get(&channel.id);
+        if let Some(reply) = reply {
+            channels.insert(
+                reply.id.as_str(),
+                reply_channel_object(channel, reply, &message_keys),
+            );
+        }
         operations.insert(
             operation_key(&format!("send_{}", channel.id)),
-            send_operation(channel, &message_keys),
+            send_operation(catalog, channel, reply, &message_keys),
         );
     }
     for handler in &catalog.handlers {
@@ -56,7 +78,7 @@ pub fn asyncapi(catalog: &Catalog) -> String {
             }
             operations.insert(
                 operation_key(&key),
-                receive_operation(handler, channel, &message_keys),
+                receive_operation(handler, channel, replies.get(&channel.id), &message_keys),
             );
         }
     }
@@ -77,6 +99,14 @@ fn info(catalog: &Catalog) -> Object {
         "\n\nThe metadata travels inside the envelope, not in NATS headers; each message's \
          `headers` schema describes it.",
     );
+    if catalog.requests().next().is_some() {
+        description.push_str("\n\n");
+        description.push_str(REQUEST_REPLY);
+        description.push_str(
+            " When a request fails, the responder sends a `BacError` payload in place of the \
+             response, with the `Bacalhau-StatusCode` and `Bacalhau-ErrorCode` metadata.",
+        );
+    }
     Object::new()
         .with("title", catalog.title.as_str())
         .with("version", catalog.version.as_str())
@@ -205,17 +235,48 @@ fn channel_object(
     object
 }
 
-fn send_operation(channel: &Channel, message_keys: &BTreeMap<String, String>) -> Object {
-    Object::new()
-        .with("action", "send")
-        .with(
-            "summary",
-            format!(
+fn send_operation(
+    catalog: &Catalog,
+    channel: &Channel,
+    reply: Option<&ReplyChannel>,
+    message_keys: &BTreeMap<String, String>,
+) -> Object {
+    let reply = reply.filter(|reply| reply.only_requests);
+    let summary = match reply {
+        Some(reply) => format!(
+            "Send the request {} on `{}` and receive {} on the requester's inbox.",
+            code_list(&channel.messages),
+            channel.address,
+            or_list(&owned(&reply.messages()))
+        ),
+        None => {
+            let requests: Vec<String> = channel
+                .messages
+                .iter()
+                .filter(|wire_name| {
+                    catalog
+                        .message(wire_name)
+                        .is_some_and(|message| message.response.is_some())
+                })
+                .cloned()
+                .collect();
+            let mut summary = format!(
                 "Publish {} on `{}`.",
                 code_list(&channel.messages),
                 channel.address
-            ),
-        )
+            );
+            if !requests.is_empty() {
+                summary.push_str(&format!(
+                    " The responses to its requests ({}) go to the requester's inbox.",
+                    code_list(&requests)
+                ));
+            }
+            summary
+        }
+    };
+    let mut operation = Object::new()
+        .with("action", "send")
+        .with("summary", summary)
         .with("channel", channel_ref(channel))
         .with(
             "messages",
@@ -224,32 +285,58 @@ fn send_operation(channel: &Channel, message_keys: &BTreeMap<String, String>) ->
                 .iter()
                 .map(|wire_name| channel_message_ref(channel, &message_keys[wire_name]).into())
                 .collect::<Vec<Json>>(),
-        )
+        );
+    if let Some(reply) = reply {
+        operation.insert(
+            "reply",
+            reply_object(reply, &reply.messages(), message_keys),
+        );
+    }
+    operation
 }
 
 fn receive_operation(
     handler: &Handler,
     channel: &Channel,
+    reply: Option<&ReplyChannel>,
     message_keys: &BTreeMap<String, String>,
 ) -> Object {
+    let request = if handler.response.is_some() {
+        "request "
+    } else {
+        ""
+    };
     let form = match &handler.kind {
         HandlerKind::Function { .. } => "handler function",
         HandlerKind::Method { .. } => "handler method",
     };
-    Object::new()
+    let summary = match &handler.response {
+        Some(response) => format!(
+            "`{}` ({request}{form}) responds to `{}` with `{response}`.",
+            handler.path, handler.payload
+        ),
+        None => format!(
+            "`{}` ({form}) consumes `{}`.",
+            handler.path, handler.payload
+        ),
+    };
+    let mut operation = Object::new()
         .with("action", "receive")
-        .with(
-            "summary",
-            format!(
-                "`{}` ({form}) consumes `{}`.",
-                handler.path, handler.payload
-            ),
-        )
+        .with("summary", summary)
         .with("channel", channel_ref(channel))
         .with(
             "messages",
             vec![channel_message_ref(channel, &message_keys[&handler.payload]).into()],
-        )
+        );
+    if let (Some(response), Some(reply)) = (&handler.response, reply)
+        && reply.responses.contains(response)
+    {
+        // The reply channel has the response of every request type on the channel; this
+        // handler sends its own response, or the error response.
+        let responses: Vec<&String> = std::iter::once(response).chain(&reply.error).collect();
+        operation.insert("reply", reply_object(reply, &responses, message_keys));
+    }
+    operation
 }
 
 fn channel_ref(channel: &Channel) -> Object {
@@ -284,34 +371,64 @@ fn components(catalog: &Catalog, message_keys: &BTreeMap<String, String>) -> Obj
             description.push_str("\n\n");
         }
         description.push_str(&format!("Rust type: `{}`.", message.rust_path));
-        let handlers: Vec<String> = catalog
+        let (responding, consuming): (Vec<&Handler>, Vec<&Handler>) = catalog
             .handlers_of(&message.wire_name)
-            .map(|handler| handler.path.clone())
-            .collect();
-        if !handlers.is_empty() {
-            description.push_str(&format!(" Consumed by {}.", code_list(&handlers)));
+            .partition(|handler| handler.response.is_some());
+        let paths = |handlers: &[&Handler]| -> Vec<String> {
+            handlers
+                .iter()
+                .map(|handler| handler.path.clone())
+                .collect()
+        };
+        if !consuming.is_empty() {
+            description.push_str(&format!(" Consumed by {}.", code_list(&paths(&consuming))));
         }
-        if catalog.channels_of(&message.wire_name).next().is_none() {
+        if !responding.is_empty() {
+            description.push_str(&format!(
+                " Request handlers: {}.",
+                code_list(&paths(&responding))
+            ));
+        }
+        description.push_str(&request_reply_text(catalog, message));
+        let is_reply = message.error_response
+            || catalog
+                .requests_for_response(&message.wire_name)
+                .next()
+                .is_some();
+        if !is_reply && catalog.channels_of(&message.wire_name).next().is_none() {
             description.push_str(" Subject: not declared.");
         }
 
         let type_const = Object::new()
             .with("type", "string")
             .with("const", message.wire_name.as_str());
+        let mut properties = Object::new()
+            .with("Type", type_const.clone())
+            .with("Bacalhau-Type", type_const);
+        let mut own_headers = Object::new();
+        if message.error_response {
+            for (key, description) in ERROR_KEYS {
+                let mut property = Object::new()
+                    .with("type", "string")
+                    .with("description", *description);
+                if *key == "Bacalhau-StatusCode" {
+                    property.insert("pattern", "^[0-9]+$");
+                }
+                properties.insert(*key, property);
+            }
+            own_headers.insert("properties", properties);
+            let keys: Vec<&str> = ERROR_KEYS.iter().map(|(key, _)| *key).collect();
+            own_headers.insert("required", Json::strings(keys));
+        } else {
+            own_headers.insert("properties", properties);
+        }
         let headers = Object::new().with("type", "object").with(
             "allOf",
             vec![
                 Object::new()
                     .with("$ref", format!("#/components/schemas/{METADATA_SCHEMA}"))
                     .into(),
-                Object::new()
-                    .with(
-                        "properties",
-                        Object::new()
-                            .with("Type", type_const.clone())
-                            .with("Bacalhau-Type", type_const),
-                    )
-                    .into(),
+                own_headers.into(),
             ],
         );
         let mut object = Object::new()
@@ -368,10 +485,23 @@ fn metadata_schema() -> Object {
 
 /// Returns `items` as a list of code spans: "`A`", "`A` and `B`", "`A`, `B` and `C`".
 pub(crate) fn code_list(items: &[String]) -> String {
+    joined_code(items, "and")
+}
+
+/// Returns `items` as alternatives: "`A`", "`A` or `B`", "`A`, `B` or `C`".
+fn or_list(items: &[String]) -> String {
+    joined_code(items, "or")
+}
+
+fn joined_code(items: &[String], conjunction: &str) -> String {
     let spans: Vec<String> = items.iter().map(|item| format!("`{item}`")).collect();
     match spans.as_slice() {
         [] => String::new(),
         [only] => only.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        [init @ .., last] => format!("{} {conjunction} {last}", init.join(", ")),
     }
+}
+
+fn owned(items: &[&String]) -> Vec<String> {
+    items.iter().map(|item| (*item).clone()).collect()
 }

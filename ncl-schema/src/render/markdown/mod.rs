@@ -1,25 +1,30 @@
 //! The Markdown message catalog.
 
+mod requests;
+
 use std::fmt::Write;
 
+use self::requests::{handler_text, is_reply, request_lines, requests, role};
 use super::asyncapi::code_list;
 use super::envelope::{KEYS, LAYOUT};
 use super::json_schema::schema_file_name;
 use super::{doc_text, one_line};
 use crate::catalog::{
-    Catalog, EnumBody, Field, HandlerKind, Message, StructBody, Tagging, TypeBody, TypeDef,
-    TypeRef, Variant, VariantBody, Written,
+    Catalog, EnumBody, Field, Message, StructBody, Tagging, TypeBody, TypeDef, TypeRef, Variant,
+    VariantBody, Written,
 };
 
 /// Renders the catalog as Markdown: a summary table, the envelope and metadata, the
-/// declared channels, one section per message and one per other type the messages use.
+/// declared channels, the request types with their responses (when there are any), one
+/// section per message and one per other type the messages use.
 ///
-/// A message's section gives its wire name, Rust path, encoding, doc comment, the
-/// handlers that consume it, the subjects it is published on (or "not declared") and a
-/// table of its fields with their JSON names, types, presence and docs. When
-/// `schema_dir` is given, each section links to `schema_dir/<file>` as named by
-/// [`schema_file_name`](crate::render::schema_file_name); it should be the JSON Schema
-/// directory relative to the Markdown file.
+/// A message's section gives its wire name, Rust path, encoding and doc comment. It gives
+/// its response when it is a request type and its request types when it is a response.
+/// Then come the handlers that consume it, the subjects it is published on ("not
+/// declared", or the reply inbox for a response) and a table of its fields with their
+/// JSON names, types, presence and docs. When `schema_dir` is given, each section links
+/// to `schema_dir/<file>` as named by [`schema_file_name`](crate::render::schema_file_name);
+/// it should be the JSON Schema directory relative to the Markdown file.
 pub fn markdown(catalog: &Catalog, schema_dir: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", catalog.title);
@@ -33,6 +38,7 @@ pub fn markdown(catalog: &Catalog, schema_dir: Option<&str>) -> String {
     summary(&mut out, catalog);
     envelope(&mut out);
     channels(&mut out, catalog);
+    requests(&mut out, catalog);
 
     out.push_str("## Messages\n");
     for message in &catalog.messages {
@@ -71,28 +77,49 @@ fn summary(out: &mut String, catalog: &Catalog) {
         out.push_str("No `#[derive(NclPayload)]` types were found.\n\n");
         return;
     }
-    out.push_str("| Message | Rust type | Subjects | Handlers |\n| --- | --- | --- | --- |\n");
+    out.push_str(
+        "| Message | Rust type | Role | Subjects | Handlers |\n| --- | --- | --- | --- | --- |\n",
+    );
     for message in &catalog.messages {
-        let subjects: Vec<String> = catalog
-            .channels_of(&message.wire_name)
-            .map(|channel| channel.address.clone())
-            .collect();
-        let subjects = if subjects.is_empty() {
-            "not declared".to_owned()
-        } else {
-            code_list(&subjects)
+        let subjects = subjects(catalog, message);
+        let subjects = match (subjects.is_empty(), is_reply(catalog, message)) {
+            (true, false) => "not declared".to_owned(),
+            (true, true) => "reply inbox of the request".to_owned(),
+            (false, false) => code_list(&subjects),
+            (false, true) => format!(
+                "{}, and the reply inbox of the request",
+                code_list(&subjects)
+            ),
         };
         let handlers = catalog.handlers_of(&message.wire_name).count();
         let _ = writeln!(
             out,
-            "| [`{}`](#{}) | `{}` | {} | {handlers} |",
+            "| [`{}`](#{}) | `{}` | {} | {} | {handlers} |",
             message.wire_name,
             message_anchor(message),
             message.rust_path,
+            role(catalog, message),
             subjects.replace('|', "\\|"),
         );
     }
     out.push('\n');
+}
+
+/// Returns the addresses of the channels that carry `message`.
+fn subjects(catalog: &Catalog, message: &Message) -> Vec<String> {
+    catalog
+        .channels_of(&message.wire_name)
+        .map(|channel| channel.address.clone())
+        .collect()
+}
+
+/// Returns a link to the section of the message `wire_name`, or its name in code when the
+/// catalog does not have it.
+fn message_link(catalog: &Catalog, wire_name: &str) -> String {
+    match catalog.message(wire_name) {
+        Some(message) => format!("[`{wire_name}`](#{})", message_anchor(message)),
+        None => format!("`{wire_name}`"),
+    }
 }
 
 fn envelope(out: &mut String) {
@@ -165,11 +192,15 @@ fn message_section(
         "- Wire name (`Type` metadata): `{}`",
         message.wire_name
     );
-    let _ = writeln!(
-        out,
-        "- Rust type: `{}` in `{}`",
-        message.rust_path, message.source
-    );
+    if message.error_response {
+        let _ = writeln!(out, "- Rust type: `{}`, defined by ncl", message.rust_path);
+    } else {
+        let _ = writeln!(
+            out,
+            "- Rust type: `{}` in `{}`",
+            message.rust_path, message.source
+        );
+    }
     let _ = writeln!(out, "- Encoding: `{}`", message.encoding);
     if let Some(dir) = schema_dir {
         let file = schema_file_name(message);
@@ -180,32 +211,31 @@ fn message_section(
         };
         let _ = writeln!(out, "- JSON Schema: [`{link}`]({link})");
     }
-    let subjects: Vec<String> = catalog
-        .channels_of(&message.wire_name)
-        .map(|channel| channel.address.clone())
-        .collect();
-    if subjects.is_empty() {
-        out.push_str("- Subjects: not declared\n");
-    } else {
-        let _ = writeln!(out, "- Subjects: {}", code_list(&subjects));
+    request_lines(out, catalog, message);
+    let subjects = subjects(catalog, message);
+    let reply = is_reply(catalog, message);
+    match (subjects.is_empty(), reply) {
+        (true, false) => out.push_str("- Subjects: not declared\n"),
+        (true, true) => out.push_str(
+            "- Subjects: none of its own; the responder sends it to the reply subject of the \
+             request, the requester's inbox\n",
+        ),
+        (false, _) => {
+            let _ = writeln!(out, "- Subjects: {}", code_list(&subjects));
+        }
     }
     let handlers: Vec<String> = catalog
         .handlers_of(&message.wire_name)
-        .map(|handler| {
-            let form = match &handler.kind {
-                HandlerKind::Function { state: Some(state) } => {
-                    format!("function with state `{state}`")
-                }
-                HandlerKind::Function { state: None } => "function".to_owned(),
-                HandlerKind::Method { self_ty } => format!("method of `{self_ty}`"),
-            };
-            format!("`{}` ({form})", handler.path)
-        })
+        .map(|handler| handler_text(catalog, handler))
         .collect();
-    if handlers.is_empty() {
-        out.push_str("- Handlers: none found\n\n");
-    } else {
-        let _ = writeln!(out, "- Handlers: {}\n", handlers.join(", "));
+    match (handlers.is_empty(), reply) {
+        (true, false) => out.push_str("- Handlers: none found\n\n"),
+        (true, true) => out.push_str(
+            "- Handlers: none; the requester receives it as the result of its request\n\n",
+        ),
+        (false, _) => {
+            let _ = writeln!(out, "- Handlers: {}\n", handlers.join(", "));
+        }
     }
     shape(out, catalog, &catalog.types[&message.type_key].body);
 }
