@@ -1,6 +1,7 @@
 //! Version 1 body: `{"metadata":{...},"payload":<payload JSON>}`.
 
 mod scan;
+mod value;
 
 use std::fmt;
 

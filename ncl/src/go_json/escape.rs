@@ -18,19 +18,14 @@ const HIGHS: u64 = ONES * 0x80;
 #[inline]
 pub(crate) fn special_bytes(word: u64) -> u64 {
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    // A byte below 0x20 wraps to a set high bit; a non-ASCII byte has it already.
+    let control_or_non_ascii = (word.wrapping_sub(ONES * 0x20) | word) & HIGHS;
     // `b | 0x04 == 0x26` only for `"` (0x22) and `&` (0x26).
     let quote_or_ampersand = zero_byte((word | (ONES * 0x04)) ^ (ONES * 0x26));
     // `b | 0x02 == 0x3e` only for `<` (0x3c) and `>` (0x3e).
     let angle_bracket = zero_byte((word | (ONES * 0x02)) ^ (ONES * 0x3e));
     let backslash = zero_byte(word ^ (ONES * b'\\' as u64));
-    control | quote_or_ampersand | angle_bracket | backslash | (word & HIGHS)
-}
-
-/// Returns `true` for a byte that [`special_bytes`] flags.
-#[inline]
-fn is_special(byte: u8) -> bool {
-    !(0x20..0x80).contains(&byte) || matches!(byte, b'"' | b'\\' | b'<' | b'>' | b'&')
+    control_or_non_ascii | quote_or_ampersand | angle_bracket | backslash
 }
 
 /// Returns the index of the first byte at or after `from` that may need escaping.
@@ -45,11 +40,24 @@ fn next_special(bytes: &[u8], mut from: usize) -> Option<usize> {
         }
         from += 8;
     }
+    // Fewer than eight bytes remain.
     bytes[from..]
         .iter()
-        .position(|&b| is_special(b))
+        .position(|&b| SPECIAL[usize::from(b)])
         .map(|offset| from + offset)
 }
+
+/// The bytes that [`special_bytes`] flags, as a table.
+static SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] =
+            byte < 0x20 || byte >= 0x80 || matches!(byte as u8, b'"' | b'\\' | b'<' | b'>' | b'&');
+        byte += 1;
+    }
+    table
+};
 
 /// Appends `value` as a quoted JSON string, escaped as Go's `encoding/json` escapes it
 /// with HTML escaping on (the default of `json.Marshal`).
@@ -160,7 +168,7 @@ mod tests {
         for byte in 0..=255_u8 {
             let word = u64::from_le_bytes([b'a', b'a', b'a', byte, b'a', b'a', b'a', b'a']);
             let flags = special_bytes(word);
-            if is_special(byte) {
+            if SPECIAL[usize::from(byte)] {
                 assert_eq!(flags.trailing_zeros(), 3 * 8 + 7, "byte 0x{byte:02x}");
             } else {
                 assert_eq!(flags, 0, "byte 0x{byte:02x}");

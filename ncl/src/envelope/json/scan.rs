@@ -10,6 +10,7 @@
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
+use super::value;
 use crate::RawMessage;
 use crate::metadata::MetadataBuilder;
 
@@ -152,6 +153,12 @@ impl<'a> Scanner<'a> {
     /// Reads one JSON value as serde_json's `RawValue` reads it (same checks, including
     /// UTF-8), and returns its text.
     fn raw_value(&mut self) -> Option<&'a [u8]> {
+        if let Some(end) = value::skip_value(self.bytes, self.at) {
+            let text = &self.bytes[self.at..end];
+            self.at = end;
+            return Some(text);
+        }
+        // Nesting deeper than `skip_value` tracks; serde_json has no limit here.
         let rest = &self.bytes[self.at..];
         let mut deserializer = serde_json::Deserializer::from_slice(rest);
         let raw: &RawValue = serde::Deserialize::deserialize(&mut deserializer).ok()?;
@@ -166,27 +173,46 @@ impl<'a> Scanner<'a> {
 /// Returns the index of the first byte at or after `from` that ends the plain run of a
 /// JSON string: `"`, `\`, a control character or a non-ASCII byte.
 #[inline]
-fn next_string_stop(bytes: &[u8], mut from: usize) -> Option<usize> {
+pub(super) fn next_string_stop(bytes: &[u8], mut from: usize) -> Option<usize> {
     while let Some(chunk) = bytes.get(from..from + 8) {
         let mut word = [0; 8];
         word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-        // Each test can flag bytes after a real match but never before one, so the
-        // lowest flag is exact.
-        let flags = (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
-            | zero_byte(word ^ (ONES * u64::from(b'"')))
-            | zero_byte(word ^ (ONES * u64::from(b'\\')))
-            | (word & HIGHS);
+        let flags = string_stops(u64::from_le_bytes(word));
         if flags != 0 {
             return Some(from + (flags.trailing_zeros() / 8) as usize);
         }
         from += 8;
     }
+    // Fewer than eight bytes remain.
     bytes[from..]
         .iter()
-        .position(|&b| !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\')
+        .position(|&b| STRING_STOP[usize::from(b)])
         .map(|offset| from + offset)
+}
+
+/// The bytes that [`string_stops`] flags, as a table.
+static STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] =
+            byte < 0x20 || byte >= 0x80 || byte == b'"' as usize || byte == b'\\' as usize;
+        byte += 1;
+    }
+    table
+};
+
+/// Returns a word whose lowest set bit marks the first byte of `word` (in memory order)
+/// that is `"`, `\`, a control character or non-ASCII, or zero when there is none.
+#[inline]
+fn string_stops(word: u64) -> u64 {
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    // Each test can flag bytes after a real match but never before one, so the lowest
+    // flag is exact.
+    // A byte below 0x20 wraps to a set high bit; a non-ASCII byte has it already.
+    ((word.wrapping_sub(ONES * 0x20) | word) & HIGHS)
+        | zero_byte(word ^ (ONES * u64::from(b'"')))
+        | zero_byte(word ^ (ONES * u64::from(b'\\')))
 }
 
 #[cfg(test)]
@@ -263,6 +289,19 @@ mod tests {
             accepted > 100,
             "only {accepted} mutations took the fast path"
         );
+    }
+
+    #[test]
+    fn string_stops_flag_only_stop_bytes() {
+        for byte in 0..=255_u8 {
+            let word = u64::from_le_bytes([b'a', b'a', b'a', byte, b'a', b'a', b'a', b'a']);
+            let flags = string_stops(word);
+            if STRING_STOP[usize::from(byte)] {
+                assert_eq!(flags.trailing_zeros(), 3 * 8 + 7, "byte 0x{byte:02x}");
+            } else {
+                assert_eq!(flags, 0, "byte 0x{byte:02x}");
+            }
+        }
     }
 
     #[test]
