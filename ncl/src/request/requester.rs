@@ -7,6 +7,7 @@ use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use tracing::Instrument;
 
 use super::{DEFAULT_REQUEST_TIMEOUT, ErrorResponse, Request, RequestError, ResponseDecodeError};
+use crate::metadata::keys;
 use crate::telemetry;
 use crate::{
     EnvelopeSerializer, JSON_ENCODING, Message, Metadata, Payload, PublishError, Publisher,
@@ -148,7 +149,7 @@ impl Publisher {
             .into());
         }
         // The encoder always sets a MessageID.
-        let request_id = metadata.message_id().unwrap_or_default().to_owned();
+        let request_id = metadata.message_id().unwrap_or_default();
         tracing::trace!(
             subject = %subject,
             message_id = %request_id,
@@ -171,7 +172,7 @@ impl Publisher {
                 timeout,
             }),
             Ok(Err(error)) => Err(request_error(subject.as_str(), error)),
-            Ok(Ok(response)) => decode_response::<R::Response>(&request_id, &response)
+            Ok(Ok(response)) => decode_response::<R::Response>(request_id, &response)
                 .map_err(|error| error.into_request_error(subject.as_str())),
         };
         if let Err(error) = &result {
@@ -191,11 +192,36 @@ impl Publisher {
 fn headers_from(metadata: &Metadata) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (key, value) in metadata {
-        if let (Ok(name), Ok(value)) = (key.parse::<HeaderName>(), value.parse::<HeaderValue>()) {
+        let name = match known_header_name(key) {
+            Some(name) => name,
+            None => match key.parse::<HeaderName>() {
+                Ok(name) => name,
+                Err(_) => continue,
+            },
+        };
+        if let Ok(value) = value.parse::<HeaderValue>() {
             headers.insert(name, value);
         }
     }
     headers
+}
+
+/// Returns the header name of a metadata key that the encoder stamps. Such a name is
+/// built from a static string, which neither validates nor allocates as parsing does.
+fn known_header_name(key: &str) -> Option<HeaderName> {
+    let name = match key {
+        keys::EVENT_TIME => keys::EVENT_TIME,
+        keys::MESSAGE_ID => keys::MESSAGE_ID,
+        keys::PAYLOAD_ENCODING => keys::PAYLOAD_ENCODING,
+        keys::SOURCE => keys::SOURCE,
+        keys::TYPE => keys::TYPE,
+        keys::BACALHAU_PAYLOAD_ENCODING => keys::BACALHAU_PAYLOAD_ENCODING,
+        keys::BACALHAU_TYPE => keys::BACALHAU_TYPE,
+        telemetry::TRACEPARENT => telemetry::TRACEPARENT,
+        telemetry::TRACESTATE => telemetry::TRACESTATE,
+        _ => return None,
+    };
+    Some(HeaderName::from_static(name))
 }
 
 /// Maps the client's error to a request error.
@@ -430,5 +456,25 @@ mod tests {
         );
         assert!(headers.get("Note").is_none());
         assert_eq!(headers.len(), 1);
+    }
+
+    #[test]
+    fn known_header_names_equal_parsed_names() {
+        let stamped = [
+            keys::EVENT_TIME,
+            keys::MESSAGE_ID,
+            keys::PAYLOAD_ENCODING,
+            keys::SOURCE,
+            keys::TYPE,
+            keys::BACALHAU_PAYLOAD_ENCODING,
+            keys::BACALHAU_TYPE,
+            telemetry::TRACEPARENT,
+            telemetry::TRACESTATE,
+        ];
+        for key in stamped {
+            let parsed = key.parse::<HeaderName>().expect("valid header name");
+            assert_eq!(known_header_name(key), Some(parsed), "{key}");
+        }
+        assert_eq!(known_header_name("Custom-Key"), None);
     }
 }
