@@ -84,6 +84,7 @@ use std::time::Duration;
 
 pub use self::error::{ErrorResponse, RequestError, ResponderError, ResponseDecodeError, codes};
 pub use self::handler::{AnyResponse, RequestHandler};
+pub(crate) use self::responder::ResponseOutcome;
 pub use self::responder::{Responder, ResponderBuilder};
 pub use self::router::{DuplicateRoute, RequestHandlerItem, RequestRouter};
 

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::metadata::keys;
 use crate::subject::validate_subscribe_subject;
+use crate::telemetry::{RequestTracker, ResponderMetrics};
 use crate::{
     AnyMessage, BuildError, DEFAULT_CLOSE_TIMEOUT, DEFAULT_PUBLISH_TIMEOUT, Encoder,
     EnvelopeSerializer, HandlerError, Metadata, Payload, PayloadRegistry,
@@ -39,6 +40,10 @@ use crate::{
 ///
 /// Up to [`ResponderBuilder::max_concurrency`] requests are handled at once. A message
 /// without a reply subject is ignored.
+///
+/// With the `metrics` feature, the responder counts the requests it receives and the
+/// responses it sends by outcome, and it times its handler calls. The metrics are listed
+/// from [`names::RESPONDER_REQUESTS`](crate::telemetry::names::RESPONDER_REQUESTS) on.
 ///
 /// # Examples
 ///
@@ -225,6 +230,7 @@ struct Core<H> {
     encoder: Encoder,
     handler_timeout: Duration,
     max_concurrency: usize,
+    metrics: ResponderMetrics,
 }
 
 impl<H: RequestHandler> Core<H> {
@@ -256,22 +262,22 @@ impl<H: RequestHandler> Core<H> {
             );
             return;
         };
-        let header_id = message
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get(keys::MESSAGE_ID))
-            .map(|id| id.as_str().to_owned());
-        let reply_plan = self.process(&message.payload, header_id).await;
-        let Some(envelope) = self.encode_reply(reply_plan) else {
+        let (tracker, reply_plan) = self.process(&message).await;
+        let Some((envelope, outcome)) = self.encode_reply(reply_plan) else {
+            tracker.send_failed();
             return;
         };
         let publish = self.client.publish(reply.clone(), envelope);
         let sent = crate::timeout::timeout_after_first_poll(DEFAULT_PUBLISH_TIMEOUT, publish).await;
         let error = match sent {
-            Ok(Ok(())) => return,
+            Ok(Ok(())) => {
+                tracker.sent(outcome);
+                return;
+            }
             Ok(Err(error)) => error.to_string(),
             Err(()) => format!("timed out after {DEFAULT_PUBLISH_TIMEOUT:?}"),
         };
+        tracker.send_failed();
         tracing::warn!(
             subject = %message.subject,
             reply = %reply,
@@ -280,100 +286,121 @@ impl<H: RequestHandler> Core<H> {
         );
     }
 
-    /// Decodes and handles a request. Returns the request's `MessageID` and the response
-    /// or the error to send.
-    async fn process(&self, payload: &Bytes, header_id: Option<String>) -> Reply {
-        let raw = match self.serializer.deserialize_bytes(payload) {
+    /// Decodes and handles a request. Returns the tracker that counted it, and the
+    /// request's `MessageID` with the response or the error to send.
+    async fn process(&self, message: &async_nats::Message) -> (RequestTracker<'_>, Reply) {
+        let raw = match self.serializer.deserialize_bytes(&message.payload) {
             Ok(raw) => raw,
             Err(error) => {
-                let message = format!("failed to decode request envelope: {error}");
-                return Reply::error(
-                    header_id,
-                    None,
-                    ErrorResponse::new(codes::BAD_REQUEST, message),
+                let tracker = self.metrics.received(None);
+                let text = format!("failed to decode request envelope: {error}");
+                let error = ErrorResponse::new(codes::BAD_REQUEST, text);
+                let rejection = Rejection::new(error, ResponseOutcome::EnvelopeError);
+                return (
+                    tracker,
+                    Reply::rejected(header_message_id(message), None, rejection),
                 );
             }
         };
-        let request_id = raw.metadata.message_id().map(str::to_owned).or(header_id);
-        let message_type = raw.metadata.message_type().unwrap_or_default().to_owned();
+        let message_type = raw.metadata.message_type();
+        let tracker = self.metrics.received(message_type);
+        let message_type = message_type.unwrap_or_default().to_owned();
+        // The envelope's MessageID wins. The header is read only when the envelope has
+        // none, because a header lookup hashes the name.
+        let request_id = match raw.metadata.message_id() {
+            Some(id) => Some(id.to_owned()),
+            None => header_message_id(message),
+        };
 
         let handles =
             std::panic::catch_unwind(AssertUnwindSafe(|| self.handler.handles(&message_type)));
-        match handles {
-            Ok(true) => {}
+        let rejection = match handles {
+            Ok(true) => None,
             Ok(false) => {
-                let message = format!("no handler found for message type: {message_type}");
-                let error = ErrorResponse::new(codes::NOT_FOUND, message);
-                return Reply::error(request_id, Some(message_type), error);
+                let text = format!("no handler found for message type: {message_type}");
+                let error = ErrorResponse::new(codes::NOT_FOUND, text);
+                Some(Rejection::new(error, ResponseOutcome::NotFound))
             }
             Err(panic) => {
-                let message = format!(
+                let text = format!(
                     "request handler panicked in handles: {}",
                     panic_text(&*panic)
                 );
-                let error = ErrorResponse::new(codes::INTERNAL_ERROR, message);
-                return Reply::error(request_id, Some(message_type), error);
+                let error = ErrorResponse::new(codes::INTERNAL_ERROR, text);
+                Some(Rejection::new(error, ResponseOutcome::Panic))
             }
+        };
+        if let Some(rejection) = rejection {
+            return (
+                tracker,
+                Reply::rejected(request_id, Some(message_type), rejection),
+            );
         }
 
         // A payload's Deserialize impl is user code and may panic.
         let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
             self.encoder.registry().decode_message(raw)
         }));
-        let request = match decoded {
-            Ok(Ok(request)) => request,
-            Ok(Err((error, _))) => {
-                let message = format!("failed to decode request payload: {error}");
-                let error = ErrorResponse::new(codes::BAD_REQUEST, message);
-                return Reply::error(request_id, Some(message_type), error);
+        let text = match decoded {
+            Ok(Ok(request)) => {
+                let started = tracker.handler_started();
+                let response = self.call_handler(&request).await;
+                tracker.handler_finished(started);
+                let reply = Reply {
+                    request_id,
+                    message_type: Some(message_type),
+                    response,
+                };
+                return (tracker, reply);
             }
-            Err(panic) => {
-                let message = format!(
-                    "request payload deserialization panicked: {}",
-                    panic_text(&*panic)
-                );
-                let error = ErrorResponse::new(codes::BAD_REQUEST, message);
-                return Reply::error(request_id, Some(message_type), error);
-            }
+            Ok(Err((error, _))) => format!("failed to decode request payload: {error}"),
+            Err(panic) => format!(
+                "request payload deserialization panicked: {}",
+                panic_text(&*panic)
+            ),
         };
-
-        let response = self.call_handler(&request).await;
-        Reply {
-            request_id,
-            message_type: Some(message_type),
-            response,
-        }
+        let error = ErrorResponse::new(codes::BAD_REQUEST, text);
+        let rejection = Rejection::new(error, ResponseOutcome::PayloadError);
+        (
+            tracker,
+            Reply::rejected(request_id, Some(message_type), rejection),
+        )
     }
 
     /// Runs the handler under the handler timeout, catching panics.
-    async fn call_handler(&self, request: &AnyMessage) -> Result<AnyResponse, Box<ErrorResponse>> {
+    async fn call_handler(&self, request: &AnyMessage) -> Result<AnyResponse, Rejection> {
         let handled = AssertUnwindSafe(self.handler.handle_request(request)).catch_unwind();
         match crate::timeout::timeout_after_first_poll(self.handler_timeout, handled).await {
             Ok(Ok(Ok(response))) => Ok(response),
-            Ok(Ok(Err(error))) => Err(Box::new(error_response_from(&*error))),
+            Ok(Ok(Err(error))) => Err(Rejection::new(
+                error_response_from(&*error),
+                ResponseOutcome::HandlerError,
+            )),
             Ok(Err(panic)) => {
-                let message = format!("request handler panicked: {}", panic_text(&*panic));
-                Err(Box::new(ErrorResponse::new(codes::INTERNAL_ERROR, message)))
+                let text = format!("request handler panicked: {}", panic_text(&*panic));
+                let error = ErrorResponse::new(codes::INTERNAL_ERROR, text);
+                Err(Rejection::new(error, ResponseOutcome::Panic))
             }
             Err(()) => {
-                let message = format!(
+                let text = format!(
                     "request handler timed out after {:?} and was cancelled",
                     self.handler_timeout
                 );
-                Err(Box::new(ErrorResponse::new(codes::TIME_OUT, message)))
+                let error = ErrorResponse::new(codes::TIME_OUT, text);
+                Err(Rejection::new(error, ResponseOutcome::Timeout))
             }
         }
     }
 
-    /// Encodes the response, or the error response that replaces it. Returns `None` when
-    /// not even an error response could be encoded.
-    fn encode_reply(&self, reply: Reply) -> Option<Bytes> {
+    /// Encodes the response, or the error response that replaces it, and returns it with
+    /// its outcome. Returns `None` when not even an error response could be encoded.
+    fn encode_reply(&self, reply: Reply) -> Option<(Bytes, ResponseOutcome)> {
         let Reply {
             request_id,
             message_type,
             response,
         } = reply;
-        let error = match response {
+        let rejection = match response {
             Ok(response) => match self.encode_response(request_id.as_deref(), &response) {
                 Ok(envelope) => {
                     tracing::trace!(
@@ -383,12 +410,13 @@ impl<H: RequestHandler> Core<H> {
                         response_type = response.message_type(),
                         "sending response"
                     );
-                    return Some(envelope);
+                    return Some((envelope, ResponseOutcome::Responded));
                 }
-                Err(error) => error,
+                Err(rejection) => rejection,
             },
-            Err(error) => error,
+            Err(rejection) => rejection,
         };
+        let Rejection { error, outcome } = rejection;
         tracing::debug!(
             subject = %self.subject,
             message_id = request_id.as_deref(),
@@ -401,7 +429,7 @@ impl<H: RequestHandler> Core<H> {
         metadata.set(super::keys::STATUS_CODE, &error.status_code.to_string());
         metadata.set(super::keys::ERROR_CODE, &error.code);
         match self.encoder.encode(&mut metadata, &*error) {
-            Ok(envelope) => Some(envelope),
+            Ok(envelope) => Some((envelope, outcome)),
             Err(encode_error) => {
                 tracing::error!(
                     subject = %self.subject,
@@ -419,49 +447,96 @@ impl<H: RequestHandler> Core<H> {
         &self,
         request_id: Option<&str>,
         response: &AnyResponse,
-    ) -> Result<Bytes, Box<ErrorResponse>> {
+    ) -> Result<Bytes, Rejection> {
         let mut metadata = response_metadata(request_id);
         let envelope = response
             .encode(&self.encoder, &mut metadata)
             .map_err(|error| {
-                let message = format!(
+                let text = format!(
                     "failed to encode response of type {}: {error}",
                     response.message_type()
                 );
-                Box::new(ErrorResponse::new(codes::INTERNAL_ERROR, message))
+                let error = ErrorResponse::new(codes::INTERNAL_ERROR, text);
+                Rejection::new(error, ResponseOutcome::SerializeError)
             })?;
         let limit = self.client.max_payload();
         if envelope.len() > limit {
-            let message = format!(
+            let text = format!(
                 "response of type {} is {} bytes, over the server's max_payload of {limit} bytes",
                 response.message_type(),
                 envelope.len()
             );
-            return Err(Box::new(ErrorResponse::new(codes::INTERNAL_ERROR, message)));
+            let error = ErrorResponse::new(codes::INTERNAL_ERROR, text);
+            return Err(Rejection::new(error, ResponseOutcome::MaxPayloadExceeded));
         }
         Ok(envelope)
     }
+}
+
+/// The kind of response a responder sent for one request, as its metrics count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResponseOutcome {
+    /// The handler's response.
+    Responded,
+    /// An error response: the handler returned an error.
+    HandlerError,
+    /// An error response: no handler takes the request's type.
+    NotFound,
+    /// An error response: the handler ran past the handler timeout.
+    Timeout,
+    /// An error response: the handler or its `handles` panicked.
+    Panic,
+    /// An error response: the request's envelope did not decode.
+    EnvelopeError,
+    /// An error response: the request's payload did not decode, or its `Deserialize`
+    /// panicked.
+    PayloadError,
+    /// An error response: the handler's response did not encode.
+    SerializeError,
+    /// An error response: the handler's response exceeds the server's `max_payload`.
+    MaxPayloadExceeded,
 }
 
 /// A request's `MessageID` and type, and the response or error to send back.
 struct Reply {
     request_id: Option<String>,
     message_type: Option<String>,
-    response: Result<AnyResponse, Box<ErrorResponse>>,
+    response: Result<AnyResponse, Rejection>,
 }
 
 impl Reply {
-    fn error(
+    fn rejected(
         request_id: Option<String>,
         message_type: Option<String>,
-        error: ErrorResponse,
+        rejection: Rejection,
     ) -> Self {
         Self {
             request_id,
             message_type,
-            response: Err(Box::new(error)),
+            response: Err(rejection),
         }
     }
+}
+
+/// An error response to send in place of a response, and its outcome.
+struct Rejection {
+    error: Box<ErrorResponse>,
+    outcome: ResponseOutcome,
+}
+
+impl Rejection {
+    fn new(error: ErrorResponse, outcome: ResponseOutcome) -> Self {
+        Self {
+            error: Box::new(error),
+            outcome,
+        }
+    }
+}
+
+/// Returns the `MessageID` header of a request message.
+fn header_message_id(message: &async_nats::Message) -> Option<String> {
+    let headers = message.headers.as_ref()?;
+    Some(headers.get(keys::MESSAGE_ID)?.as_str().to_owned())
 }
 
 /// Returns metadata for a response, which carries the request's `MessageID` as the Go
@@ -630,6 +705,7 @@ impl<H: RequestHandler> ResponderBuilder<H> {
             client: self.client.clone(),
             subject: subject.clone(),
             serializer: self.serializer,
+            metrics: ResponderMetrics::new(&name, &registry),
             encoder: Encoder::new(name, self.serializer, registry),
             handler_timeout: self.handler_timeout,
             max_concurrency: self.max_concurrency,

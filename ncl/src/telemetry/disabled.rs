@@ -57,6 +57,32 @@ impl RequestMetrics {
     }
 }
 
+pub(crate) struct ResponderMetrics;
+
+impl ResponderMetrics {
+    pub(crate) fn new(_instance: &str, _registry: &Arc<PayloadRegistry>) -> Self {
+        Self
+    }
+
+    pub(crate) fn received(&self, _message_type: Option<&str>) -> RequestTracker<'_> {
+        RequestTracker(std::marker::PhantomData)
+    }
+}
+
+pub(crate) struct RequestTracker<'a>(std::marker::PhantomData<&'a ()>);
+
+impl RequestTracker<'_> {
+    pub(crate) fn handler_started(&self) -> Option<Instant> {
+        None
+    }
+
+    pub(crate) fn handler_finished(&self, _started: Option<Instant>) {}
+
+    pub(crate) fn sent(&self, _outcome: crate::request::ResponseOutcome) {}
+
+    pub(crate) fn send_failed(&self) {}
+}
+
 pub(crate) struct AckedMetrics;
 
 impl AckedMetrics {

@@ -49,7 +49,7 @@ pub mod __bench;
 pub use self::propagation::{extract_context, inject_context};
 pub(crate) use self::recording::{
     AckMetrics, AckTracker, AckedMetrics, DurableMetrics, MessageTracker, PublisherMetrics,
-    SubscriberMetrics,
+    RequestTracker, ResponderMetrics, SubscriberMetrics,
 };
 pub(crate) use self::spans::{
     process_span, publish_span, record_publish, record_sent, request_span,

@@ -1,7 +1,7 @@
 //! Names of the metrics ncl records, of their labels, and of the label values.
 //!
-//! Every label takes its values from a bounded set: publisher and subscriber names
-//! chosen by the application, the wire names of registered payload types (any other
+//! Every label takes its values from a bounded set: publisher, subscriber and responder
+//! names chosen by the application, the wire names of registered payload types (any other
 //! type is recorded as [`UNKNOWN_TYPE`]), and the constants below. Message ids and
 //! subjects are never label values.
 
@@ -71,6 +71,20 @@ pub const REQUESTS: &str = "ncl_requests_total";
 /// Time from the request call until its response decoded, for answered requests only.
 /// Histogram in seconds; labels `instance`, `type`.
 pub const REQUEST_DURATION: &str = "ncl_request_duration_seconds";
+/// Requests a responder received: messages with a reply subject. Counter; labels
+/// `instance` (the responder's name), `type` (of the request).
+pub const RESPONDER_REQUESTS: &str = "ncl_responder_requests_total";
+/// Responses a responder handed to the NATS client, by [`outcome::RESPONDED`] or the
+/// failure its error response reports. Counter; labels `instance`, `type` (of the
+/// request), `outcome`.
+pub const RESPONDER_RESPONSES: &str = "ncl_responder_responses_total";
+/// Responses a responder failed to send, because not even an error response encoded or
+/// the NATS client failed or timed out. Their requesters time out. Counter; label
+/// `instance`.
+pub const RESPONDER_SEND_ERRORS: &str = "ncl_responder_send_errors_total";
+/// Time a responder's handler ran on one request, whatever its result (timed out and
+/// panicked calls included). Histogram in seconds; labels `instance`, `type`.
+pub const RESPONDER_HANDLER_DURATION: &str = "ncl_responder_handler_duration_seconds";
 /// Queued messages of an acknowledged publisher, counted when resolved, by
 /// [`outcome::ACKED`] or the kind of failure. Errors that `publish_async` returns at once
 /// are not counted. Counter; labels `instance`, `outcome`.
@@ -84,8 +98,9 @@ pub const ACKED_PENDING: &str = "ncl_acked_pending_messages";
 
 /// Label keys.
 pub mod label {
-    /// Name of the publisher or subscriber: the publisher's `name`, the subscriber's
-    /// `name` (default `"subscriber"`), or a JetStream subscriber's durable name.
+    /// Name of the publisher, subscriber or responder: the publisher's `name`, the
+    /// subscriber's `name` (default `"subscriber"`), a JetStream subscriber's durable
+    /// name, or the responder's `name`.
     pub const INSTANCE: &str = "instance";
     /// Wire name of a registered payload type, or [`UNKNOWN_TYPE`](super::UNKNOWN_TYPE).
     pub const TYPE: &str = "type";
@@ -115,7 +130,8 @@ pub mod outcome {
     pub const PAYLOAD_ERROR: &str = "payload_error";
     /// A handler returned an error.
     pub const HANDLER_ERROR: &str = "handler_error";
-    /// A handler, its `should_process` or the filter panicked.
+    /// A handler, its `should_process` or the filter panicked. For a responder: the
+    /// request handler or its `handles` panicked.
     pub const PANIC: &str = "panic";
     /// A handler ran past the handler timeout and was cancelled. When publishing: the
     /// NATS client did not take the message within the publish timeout. For a request
@@ -125,17 +141,22 @@ pub mod outcome {
     pub const CHECKPOINT_ERROR: &str = "checkpoint_error";
     /// Publishing: the destination subject is invalid.
     pub const INVALID_SUBJECT: &str = "invalid_subject";
-    /// Publishing: the payload did not serialize or its type is not registered.
+    /// Publishing, or a responder's response: the payload did not serialize or its type
+    /// is not registered.
     pub const SERIALIZE_ERROR: &str = "serialize_error";
-    /// Publishing: the envelope is larger than the server's `max_payload`.
+    /// Publishing, or a responder's response: the envelope is larger than the server's
+    /// `max_payload`.
     pub const MAX_PAYLOAD_EXCEEDED: &str = "max_payload_exceeded";
     /// Publishing: the publisher was closed (for an acknowledged publish, also before
     /// the acknowledgement arrived).
     pub const CLOSED: &str = "closed";
     /// Publishing: the NATS client failed.
     pub const NATS_ERROR: &str = "nats_error";
-    /// Request: the response arrived and decoded.
+    /// Request: the response arrived and decoded. Responder: the handler's response
+    /// was sent.
     pub const RESPONDED: &str = "responded";
+    /// Responder: no handler takes the request's type.
+    pub const NOT_FOUND: &str = "not_found";
     /// Request: the responder replied with an error response.
     pub const REMOTE_ERROR: &str = "remote_error";
     /// Request or acknowledged publish: nothing subscribes to the subject.

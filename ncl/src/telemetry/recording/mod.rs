@@ -8,6 +8,7 @@
 mod jetstream;
 mod publisher;
 mod request;
+mod responder;
 mod subscriber;
 
 use std::any::Any;
@@ -19,6 +20,7 @@ use metrics::{SharedString, Unit};
 pub(crate) use self::jetstream::DurableMetrics;
 pub(crate) use self::publisher::{AckMetrics, AckTracker, PublisherMetrics};
 pub(crate) use self::request::{AckedMetrics, RequestMetrics};
+pub(crate) use self::responder::{RequestTracker, ResponderMetrics};
 pub(crate) use self::subscriber::{MessageTracker, SubscriberMetrics};
 use super::names;
 use crate::PayloadRegistry;
@@ -132,6 +134,26 @@ fn describe() {
         names::REQUEST_DURATION,
         Unit::Seconds,
         "Time from the request call until its response decoded."
+    );
+    describe_counter!(
+        names::RESPONDER_REQUESTS,
+        Unit::Count,
+        "Requests a responder received."
+    );
+    describe_counter!(
+        names::RESPONDER_RESPONSES,
+        Unit::Count,
+        "Responses a responder sent, by outcome."
+    );
+    describe_counter!(
+        names::RESPONDER_SEND_ERRORS,
+        Unit::Count,
+        "Responses a responder failed to send."
+    );
+    describe_histogram!(
+        names::RESPONDER_HANDLER_DURATION,
+        Unit::Seconds,
+        "Time a responder's handler ran on one request."
     );
     describe_counter!(
         names::ACKED_PUBLISHES,
