@@ -36,7 +36,10 @@ pub(crate) fn catalog(docs_dir: &Path) -> ncl_schema::Builder {
         .description(
             "The messages of the cluster demo (`cargo run -p examples --example cluster`): an \
              orchestrator asks compute nodes for bids and assigns jobs to them, and the nodes \
-             acknowledge each assignment, report each job's status and send heartbeats.",
+             acknowledge each assignment, report each job's status and send heartbeats. \
+             `JobAssigned` is sent with a reply subject, and the node's subscriber replies \
+             with plain JSON, not an envelope: `{}` once it took the job, or \
+             `{\"error\":\"...\",\"delay\":<nanoseconds>}` when it did not.",
         )
         .channel("cluster.{run_id}.node.{node_id}.BidRequest", ["BidRequest"])
         .channel(

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use examples::cluster::messages::{JobState, JobStatus};
+use examples::cluster::messages::{Heartbeat, JobState, JobStatus};
 use examples::cluster::{self, Config, Report};
 use futures_util::StreamExt;
 use ncl::{AnyMessage, Subscriber};
@@ -317,4 +317,101 @@ async fn assignment_delivered_twice_runs_once() {
     for (job, count) in &accepted {
         assert_eq!(*count, 1, "{job:?} was accepted {count} times");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_gone_for_good_ends_run_soon_after_timeout() {
+    let mut server = start_server().await;
+    let url = server.url();
+    let run_timeout = Duration::from_secs(2);
+    let config = Config {
+        jobs: 200,
+        run_id: "gone".to_owned(),
+        batch_size: 1,
+        job_millis: 50..=100,
+        run_timeout,
+        ..fast_config()
+    };
+    let watcher = async_nats::connect(&url)
+        .await
+        .expect("connect the watcher");
+    let mut statuses = watcher
+        .subscribe("cluster.gone.orchestrator.JobStatus")
+        .await
+        .expect("subscribe the watcher");
+    watcher.flush().await.expect("flush the watcher");
+    let started = std::time::Instant::now();
+    let run = tokio::spawn({
+        let url = url.clone();
+        async move { cluster::run(&config, &url).await }
+    });
+
+    tokio::time::timeout(TEST_TIMEOUT, statuses.next())
+        .await
+        .expect("timed out waiting for the first status report");
+    drop(statuses);
+    drop(watcher);
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .expect("stop nats-server");
+
+    let report = tokio::time::timeout(TEST_TIMEOUT, run)
+        .await
+        .expect("cluster run timed out")
+        .expect("cluster task panicked")
+        .expect("cluster run failed");
+
+    assert!(report.timed_out, "{report}");
+    assert!(report.unfinished > 0, "{report}");
+    assert!(!report.success, "{report}");
+    // The run timeout, then at most the 6 s shutdown bound, with a margin for a loaded
+    // machine. Each of the seven publishers' flushes would otherwise wait 10 s.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < run_timeout + Duration::from_secs(10),
+        "the run took {elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_from_unknown_node_is_rejected() {
+    let server = start_server().await;
+    let url = server.url();
+    let config = Config {
+        run_id: "stranger".to_owned(),
+        ..fast_config()
+    };
+    // Sends well-formed heartbeats from a node that is not part of the run until the run
+    // ends, so that some arrive while the orchestrator is subscribed.
+    let client = async_nats::connect(&url)
+        .await
+        .expect("connect the stranger");
+    let stranger = ncl::Publisher::builder(client)
+        .name("node-99")
+        .destination_prefix("cluster.stranger.orchestrator")
+        .build()
+        .expect("build the stranger's publisher");
+    let heartbeats = tokio::spawn(async move {
+        for sequence in 1.. {
+            let heartbeat = Heartbeat {
+                node_id: "node-99".to_owned(),
+                sequence,
+                running_jobs: Vec::new(),
+            };
+            stranger
+                .publish(&heartbeat)
+                .await
+                .expect("publish heartbeat");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+
+    let report = run_cluster(&url, &config).await;
+    heartbeats.abort();
+
+    assert_eq!(report.completed, 12, "{report}");
+    assert!(report.handler_errors > 0, "{report}");
+    assert!(!report.nodes.contains_key("node-99"), "{report}");
+    assert_eq!(report.bid_errors, 0, "{report}");
+    assert!(report.success, "{report}");
 }

@@ -582,3 +582,44 @@ async fn invalid_nack_backoff_is_rejected() {
         "{built:?}"
     );
 }
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, NclPayload)]
+struct Unwanted {
+    seq: u64,
+}
+
+#[tokio::test]
+async fn message_no_handler_takes_fails_at_once() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    // The router has no handler, so every message is unhandled.
+    let subscriber = Subscriber::builder(client.clone())
+        .registry(registry())
+        .nack_backoff(fast_backoff())
+        .handler(ncl::Router::empty(()))
+        .build()
+        .expect("build subscriber");
+    within("subscribe", subscriber.subscribe([SUBJECT]))
+        .await
+        .expect("subscribe");
+    let publisher = build(builder(&client).max_attempts(3)).await;
+
+    let result = within("ack", publisher.publish(&Unwanted { seq: 1 })).await;
+
+    let Err(AckError::Nack {
+        error,
+        delay,
+        attempts,
+        ..
+    }) = result
+    else {
+        panic!("expected a nack, got {result:?}");
+    };
+    assert_eq!(attempts, 1, "no retry");
+    assert_eq!(delay, None);
+    assert!(error.contains("no handler"), "{error}");
+    assert!(error.contains("\"Unwanted\""), "{error}");
+    let stats = subscriber.stats();
+    assert_eq!(stats.unhandled, 1);
+    assert_eq!(stats.processed, 1);
+}

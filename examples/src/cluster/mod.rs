@@ -64,6 +64,12 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
 /// disconnected never arrive, so the sent count is out of reach.
 const DELIVERY_QUIET_PERIOD: Duration = Duration::from_millis(300);
 
+/// Time allowed for the whole shutdown after a run: stopping the nodes' jobs (up to 2 s),
+/// flushing the publishers, awaiting the last acknowledgements and delivery
+/// ([`DELIVERY_TIMEOUT`]). Flushes never finish while the server is down, so without this
+/// bound a run could outlast its timeout by many flush timeouts.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(6);
+
 /// Added to the delay before each further reconnect attempt after a lost connection.
 const RECONNECT_DELAY_STEP: Duration = Duration::from_millis(50);
 
@@ -192,7 +198,13 @@ pub async fn run(config: &Config, url: &str) -> Result<Report, ClusterError> {
     }
 
     let outcome = orchestrator.run().await;
-    shut_down(&mut orchestrator, &nodes).await;
+    let shutdown = tokio::time::timeout(SHUTDOWN_TIMEOUT, shut_down(&mut orchestrator, &nodes));
+    if shutdown.await.is_err() {
+        tracing::warn!(
+            "shutdown did not finish within {SHUTDOWN_TIMEOUT:?}, as when the server is \
+             down; the report counts what was sent and received until then"
+        );
+    }
     Ok(build_report(config, &orchestrator, &nodes, outcome))
 }
 
@@ -256,9 +268,7 @@ fn reconnects(client: &async_nats::Client) -> u64 {
 /// took every message that was sent, then closes the subscribers, so that the sent and
 /// received counts can be compared.
 async fn shut_down(orchestrator: &mut RunningOrchestrator, nodes: &[RunningNode]) {
-    for node in nodes {
-        node.stop_publishing().await;
-    }
+    futures_util::future::join_all(nodes.iter().map(RunningNode::stop_publishing)).await;
     orchestrator.close_publishers().await;
     wait_for_delivery(orchestrator, nodes).await;
     orchestrator.close().await;

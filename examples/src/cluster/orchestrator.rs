@@ -65,7 +65,12 @@ impl RunningOrchestrator {
         config: &Config,
         subjects: &Subjects,
     ) -> Result<Self, ClusterError> {
-        let orchestrator = Orchestrator::new(config.jobs, config.fail_every, config.live_view);
+        let orchestrator = Orchestrator::new(
+            config.jobs,
+            config.fail_every,
+            config.node_ids(),
+            config.live_view,
+        );
         // `Router::new` would also take any other handler function in the program whose
         // state is `Orchestrator`, so the router names its two handlers.
         let router = Router::empty(orchestrator.clone())
@@ -452,18 +457,20 @@ impl RunningOrchestrator {
                 "assignments still unacknowledged at the end of the run"
             );
         }
-        for (node_id, publisher) in &self.requesters {
-            if let Err(error) = publisher.close().await {
-                tracing::warn!(
-                    node = %node_id,
-                    error = %error,
-                    "failed to flush the orchestrator's bid requests"
-                );
-            }
-        }
-        for publisher in self.assigners.values() {
-            publisher.close().await;
-        }
+        let requesters = self
+            .requesters
+            .iter()
+            .map(|(node_id, publisher)| async move {
+                if let Err(error) = publisher.close().await {
+                    tracing::warn!(
+                        node = %node_id,
+                        error = %error,
+                        "failed to flush the orchestrator's bid requests"
+                    );
+                }
+            });
+        join_all(requesters).await;
+        join_all(self.assigners.values().map(AckedPublisher::close)).await;
         self.acks.shutdown().await;
     }
 

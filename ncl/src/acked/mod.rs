@@ -11,7 +11,11 @@
 //! - failed at any step: a negative acknowledgement,
 //!   `{"error":"<the failure>","delay":<nanoseconds>}`, whose delay comes from the
 //!   subscriber's [`nack_backoff`](crate::SubscriberBuilder::nack_backoff) and grows with
-//!   the subscription's consecutive failures.
+//!   the subscription's consecutive failures;
+//! - taken by no handler: a negative acknowledgement without a delay, which fails the
+//!   message at once, because a retry would meet the same handlers. The Go subscriber
+//!   has a single handler and no such case; this keeps a message that nothing handled
+//!   from counting as delivered.
 //!
 //! Fields are left out when empty or zero. This is the `Result` of Bacalhau's Go NCL
 //! (`pkg/lib/ncl/result.go`), so Go ordered publishers and Go subscribers interoperate

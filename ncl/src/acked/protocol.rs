@@ -100,7 +100,8 @@ impl Acknowledger {
     }
 
     /// Acknowledges a processed or filtered message, or negatively acknowledges a failed
-    /// one with the failure and a retry delay from the backoff. `outcome` is `None` when
+    /// one with the failure and a retry delay from the backoff, and an unhandled one
+    /// without a delay. `outcome` is `None` when
     /// the pipeline panicked.
     pub(crate) async fn reply(&mut self, reply: &async_nats::Subject, outcome: Option<&Outcome>) {
         let body = match outcome {
@@ -108,6 +109,14 @@ impl Acknowledger {
                 self.consecutive_failures = 0;
                 Bytes::from_static(ACK)
             }
+            // Nothing would handle a retry either, so the publisher fails it at once.
+            Some(Outcome::Unhandled { message_type }) => nack_body(
+                &format!(
+                    "no handler of this subscriber takes message type {message_type:?}; \
+                     add a handler for it or publish it to a subscriber that has one"
+                ),
+                Duration::ZERO,
+            ),
             Some(Outcome::Failed { error, .. }) => self.nack(error),
             None => self.nack("subscriber pipeline panicked"),
         };

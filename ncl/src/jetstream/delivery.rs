@@ -91,7 +91,7 @@ where
     }
 
     match delivery.process().await {
-        Outcome::Processed | Outcome::Filtered => delivery.ack().await,
+        Outcome::Processed | Outcome::Filtered | Outcome::Unhandled { .. } => delivery.ack().await,
         // A message that does not decode fails the same way on every delivery.
         Outcome::Failed {
             stage: stage @ (Failure::Envelope | Failure::Payload),

@@ -414,7 +414,8 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
     ///
     /// A processed or filtered message gets `{}`; a failed one gets
     /// `{"error":"...","delay":<nanoseconds>}`, with the delay from
-    /// [`SubscriberBuilder::nack_backoff`]. See [`acked`](crate::acked) for the publishing
+    /// [`SubscriberBuilder::nack_backoff`]; one that no handler takes gets
+    /// `{"error":"..."}` without a delay, so the publisher fails it at once. See [`acked`](crate::acked) for the publishing
     /// side. Turn it off when the subscribed subjects also carry requests meant for a
     /// [`Responder`](crate::Responder) or JetStream publishes, whose reply subjects
     /// expect another reply.

@@ -31,6 +31,14 @@ pub(crate) enum Outcome {
     Processed,
     /// The filter dropped the message.
     Filtered,
+    /// No handler wanted the message, and the checkpoint was recorded. A JetStream
+    /// subscriber acknowledges it, because no redelivery would change that. A core
+    /// subscriber answers an acknowledged publisher with a negative acknowledgement
+    /// without a retry delay, so that its sender learns that nothing handled it.
+    Unhandled {
+        /// The message's type, empty when it has none.
+        message_type: String,
+    },
     /// A step failed; `error` describes it.
     Failed {
         /// The step that failed.
@@ -146,7 +154,8 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
             return outcome;
         }
         tracker.handlers_finished();
-        if !runner.wanted.load(Ordering::Relaxed) {
+        let wanted = runner.wanted.load(Ordering::Relaxed);
+        if !wanted {
             self.counters.unhandled();
             tracker.unhandled();
             tracing::debug!(
@@ -177,7 +186,13 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> Pipeline<H, F, C> {
             message_type = message.message_type(),
             "message processed"
         );
-        Outcome::Processed
+        if wanted {
+            Outcome::Processed
+        } else {
+            Outcome::Unhandled {
+                message_type: message.message_type().unwrap_or_default().to_owned(),
+            }
+        }
     }
 
     fn fail_message(

@@ -1,6 +1,7 @@
 //! The orchestrator's state and the handler functions that update it from the nodes'
 //! messages.
 
+use std::collections::BTreeSet;
 use std::fmt::Display;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,6 +26,8 @@ struct OrchestratorState {
     changed: Notify,
     console: Console,
     bids: BidCounters,
+    /// Ids of the nodes of the run. Heartbeats from other ids are rejected.
+    node_ids: BTreeSet<String>,
 }
 
 /// Counts of the bid requests of a run.
@@ -54,12 +57,22 @@ pub(crate) enum OrchestratorError {
     /// could not send jobs to that node.
     #[error("invalid node id {0:?} in heartbeat: use ASCII letters, digits, '-' and '_'")]
     InvalidNodeId(String),
+    /// A heartbeat's node id is not one of the run's nodes, so the orchestrator does not
+    /// send it jobs.
+    #[error("heartbeat from {0:?}, which is not a node of this run; ignored")]
+    UnknownNode(String),
 }
 
 impl Orchestrator {
     /// Creates the state of a run of `jobs` jobs, of which every `fail_every`th is planned
-    /// to fail. The live view goes to stdout when `live_view` is set.
-    pub(crate) fn new(jobs: usize, fail_every: usize, live_view: bool) -> Self {
+    /// to fail, on the nodes `node_ids`. The live view goes to stdout when `live_view` is
+    /// set.
+    pub(crate) fn new(
+        jobs: usize,
+        fail_every: usize,
+        node_ids: impl IntoIterator<Item = String>,
+        live_view: bool,
+    ) -> Self {
         Self {
             inner: Arc::new(OrchestratorState {
                 table: Mutex::new(JobTable::new(jobs, fail_every)),
@@ -69,6 +82,7 @@ impl Orchestrator {
                     started: Instant::now(),
                 },
                 bids: BidCounters::default(),
+                node_ids: node_ids.into_iter().collect(),
             }),
         }
     }
@@ -177,7 +191,7 @@ pub(crate) async fn on_job_status(
 /// # Errors
 ///
 /// Returns [`OrchestratorError::InvalidNodeId`] when the node id cannot be used as a
-/// subject token.
+/// subject token, and [`OrchestratorError::UnknownNode`] when it is not a node of the run.
 #[ncl::handler]
 pub(crate) async fn on_heartbeat(
     message: &Message<Heartbeat>,
@@ -191,6 +205,9 @@ pub(crate) async fn on_heartbeat(
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid_id {
         return Err(OrchestratorError::InvalidNodeId(heartbeat.node_id.clone()));
+    }
+    if !orchestrator.inner.node_ids.contains(&heartbeat.node_id) {
+        return Err(OrchestratorError::UnknownNode(heartbeat.node_id.clone()));
     }
     let change = orchestrator
         .table()

@@ -43,7 +43,8 @@ fn failure_index(failure: Failure) -> usize {
 
 fn outcome_index(outcome: &Outcome) -> usize {
     match outcome {
-        Outcome::Processed => 0,
+        // An unhandled message is counted as processed, and also by its own counter.
+        Outcome::Processed | Outcome::Unhandled { .. } => 0,
         Outcome::Filtered => 1,
         Outcome::Failed { stage, .. } => failure_index(*stage),
     }
@@ -274,7 +275,9 @@ impl Tracking<'_> {
         if let Some(handlers_finished) = self.handlers_finished {
             handles.stages[2].record(finished - handlers_finished);
         }
-        if let (Outcome::Processed, Some(event_nanos)) = (outcome, self.event_nanos) {
+        if let (Outcome::Processed | Outcome::Unhandled { .. }, Some(event_nanos)) =
+            (outcome, self.event_nanos)
+        {
             let now = unix_nanos(SystemTime::now());
             // A negative difference means the sender's clock is ahead of ours.
             if let Ok(latency) = u64::try_from(now.saturating_sub(event_nanos)) {
