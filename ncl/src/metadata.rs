@@ -332,8 +332,8 @@ fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     }
 }
 
-/// Metadata under construction from raw bytes: the decoders append keys and values
-/// without checking each for UTF-8, and [`MetadataBuilder::finish`] checks the text once.
+/// Metadata under construction from raw bytes. Decoders append keys and values as bytes,
+/// and [`MetadataBuilder::finish`] turns the text into a `String` with one UTF-8 check.
 pub(crate) struct MetadataBuilder {
     text: Vec<u8>,
     entries: Vec<Entry>,
@@ -353,9 +353,9 @@ impl MetadataBuilder {
     /// Stores `value` under `key`; a repeated key keeps its last value, as Go's decoders
     /// (JSON and protobuf) do.
     ///
-    /// Each of `key` and `value` must be valid UTF-8 on its own, which the caller checks:
-    /// [`MetadataBuilder::finish`] checks only the whole text, which a character split
-    /// across two pieces would pass.
+    /// The caller checks that `key` and `value` are each valid UTF-8, because
+    /// [`MetadataBuilder::finish`] checks only the whole text, and a character split
+    /// across two pieces would pass that check.
     pub(crate) fn push(&mut self, key: &[u8], value: &[u8]) {
         let start = self.text.len();
         self.text.extend_from_slice(key);

@@ -124,11 +124,12 @@ impl Hasher for TypeIdHasher {
     }
 }
 
-/// Hashes wire names with FNV-1a, which is several times cheaper than the default
-/// SipHash on names of a few bytes; the receive path looks a name up on every message.
+/// Hashes wire names with FNV-1a, which costs less than the default SipHash on short
+/// names. The receive path looks a name up on every message.
 ///
-/// The map is filled once at start-up and only read afterwards, so names chosen by a
-/// remote sender to collide can lengthen one lookup's probe, not grow the table.
+/// The map is filled once at start-up and only read afterwards. Names that a remote
+/// sender chooses to collide can therefore lengthen one lookup's probe but not grow the
+/// table.
 pub(crate) struct NameHasher(u64);
 
 impl Default for NameHasher {

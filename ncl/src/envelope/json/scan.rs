@@ -3,9 +3,9 @@
 //!
 //! It reads metadata strings with a word-at-a-time scan and copies them into one buffer
 //! whose UTF-8 is checked once. It accepts a subset of what the serde path accepts and
-//! returns the same result for it; on anything else (escapes in metadata strings, other
-//! or repeated body keys, `null` metadata, malformed input) it returns `None` and the
-//! serde path decodes the body, so errors and unusual layouts keep their exact handling.
+//! returns the same result for it. On anything else (escapes in metadata strings, other
+//! or repeated body keys, `null` metadata, malformed input) it returns `None`. The serde
+//! path then decodes the body, so errors and unusual layouts keep their exact handling.
 
 use bytes::Bytes;
 use serde_json::value::RawValue;
@@ -82,8 +82,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Reads the rest of a string whose opening quote was consumed, when it has no
-    /// escape and no control character; returns its bytes and whether any is not ASCII.
+    /// Reads the rest of a string whose opening quote was consumed. Returns its bytes and
+    /// whether any byte is not ASCII, or `None` for an escape or a control character.
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
         let start = self.at;
         let mut non_ascii = false;

@@ -2,11 +2,11 @@
 //! buffer, where the `prost` structs would allocate a `String` per key and value.
 //!
 //! It follows protobuf's decoding rules as `prost` applies them to the structs in the
-//! parent module: fields in any order, a repeated submessage merged into the earlier
-//! one, the last occurrence of a scalar field winning, absent strings empty, unknown
-//! fields skipped. On anything it does not handle (groups, wrong wire types, invalid
-//! UTF-8, truncation, a missing payload) it returns `None`, and the `prost` path
-//! decodes the body and reports the error.
+//! parent module. Fields come in any order, and a repeated submessage is merged into
+//! the earlier one. The last occurrence of a scalar field wins, an absent string is
+//! empty, and unknown fields are skipped. On anything it does not handle (groups, wrong
+//! wire types, invalid UTF-8, truncation, a missing payload) it returns `None`, and the
+//! `prost` path decodes the body and reports the error.
 
 use std::ops::Range;
 
@@ -28,8 +28,8 @@ const FIXED32: u64 = 5;
 pub(super) fn decode(body: &Bytes) -> Option<RawMessage> {
     let mut reader = Reader { bytes: body, at: 0 };
     let mut metadata: Option<MetadataBuilder> = None;
-    // `Some` once a payload field was seen; holds the range of its data, empty if the
-    // data field was absent.
+    // `Some` once a payload field was seen. It contains the range of the payload's data,
+    // which is empty when the data field was absent.
     let mut payload: Option<Range<usize>> = None;
     while !reader.is_empty() {
         let (field, wire_type) = reader.key()?;
