@@ -7,8 +7,9 @@
 //! cargo run -p examples --example cluster -- --help
 //! ```
 //!
-//! It connects to `NATS_URL` (default `nats://127.0.0.1:4222`), or starts a private
-//! `nats-server` on a free loopback port when no server responds there. The connections
+//! It connects to `NATS_URL` when it is set. Otherwise it connects to
+//! `nats://127.0.0.1:4222`, or starts a private `nats-server` on a free loopback port
+//! when no server responds there. The connections
 //! reconnect when the server restarts, and the run still finishes every job.
 
 use std::io::IsTerminal;
@@ -91,10 +92,9 @@ fn serve_metrics(address: SocketAddr) -> Result<(), BuildError> {
 }
 
 async fn run(config: cluster::Config, json: bool) -> ExitCode {
-    let url = nats_server::url_from_env();
     // The target owns the private server, if any, which stops when `target` drops at the
     // end of this function, whichever way the function returns.
-    let target = match nats_server::connect_or_start(&url).await {
+    let target = match nats_server::from_env().await {
         Ok(target) => target,
         Err(error) => {
             eprintln!("error: {error}");
@@ -103,7 +103,8 @@ async fn run(config: cluster::Config, json: bool) -> ExitCode {
     };
     if let Some(server) = target.private_server() {
         eprintln!(
-            "no NATS server responds at {url}; started a private nats-server at {} (log in {})",
+            "no NATS server responds at {}; started a private nats-server at {} (log in {})",
+            nats_server::DEFAULT_URL,
             server.url(),
             server.dir().display()
         );

@@ -38,6 +38,16 @@ pub enum ServerError {
         /// The URL that was tried.
         url: String,
     },
+    /// `NATS_URL` is set and no server responds there. No private server is started in
+    /// that case, so that a mistyped URL is not hidden.
+    #[error(
+        "no NATS server responds at {url}, the URL in NATS_URL; start one there, fix the \
+         URL, or unset NATS_URL to use a private nats-server"
+    )]
+    Unreachable {
+        /// The URL, without credentials.
+        url: String,
+    },
     /// A server responded at the URL but the connection failed, for example because it
     /// requires credentials. No private server is started in that case.
     #[error("failed to connect to {url}: {source}")]
@@ -95,12 +105,70 @@ impl NatsTarget {
     }
 }
 
-/// Returns `NATS_URL`, or [`DEFAULT_URL`] when it is unset or empty.
-pub fn url_from_env() -> String {
+/// Returns `NATS_URL`, or `None` when it is unset or empty.
+pub fn url_from_env() -> Option<String> {
     std::env::var("NATS_URL")
         .ok()
         .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_URL.to_owned())
+}
+
+/// Returns the server an example uses: the one at `NATS_URL` when it is set, else the one
+/// at [`DEFAULT_URL`] when it responds, else a private one.
+///
+/// # Errors
+///
+/// Returns [`ServerError::Unreachable`] when `NATS_URL` is set and no server responds
+/// there, and the errors of [`connect_or_start`] otherwise.
+pub async fn from_env() -> Result<NatsTarget, ServerError> {
+    let Some(url) = url_from_env() else {
+        return connect_or_start(DEFAULT_URL).await;
+    };
+    match probe(&url).await? {
+        true => Ok(NatsTarget { url, private: None }),
+        false => Err(ServerError::Unreachable { url: redact(&url) }),
+    }
+}
+
+/// Returns `url` with its user name and password, if any, replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_start].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Connects to `url` to learn whether a server responds there: `Ok(true)` when it does,
+/// `Ok(false)` when the connection is refused, fails with another I/O error, or times
+/// out after 2 seconds.
+async fn probe(url: &str) -> Result<bool, ServerError> {
+    let probe = async_nats::ConnectOptions::new()
+        .name("ncl-examples-probe")
+        .connection_timeout(PROBE_TIMEOUT)
+        .connect(url)
+        .await;
+    match probe {
+        Ok(client) => {
+            drop(client);
+            Ok(true)
+        }
+        Err(error)
+            if matches!(
+                error.kind(),
+                ConnectErrorKind::Io | ConnectErrorKind::TimedOut
+            ) =>
+        {
+            tracing::debug!(url = %redact(url), error = %error, "no NATS server responds");
+            Ok(false)
+        }
+        Err(source) => Err(ServerError::Connect {
+            url: redact(url),
+            source,
+        }),
+    }
 }
 
 /// Returns the server at `url` when one responds there, and otherwise starts a private one.
@@ -115,37 +183,13 @@ pub fn url_from_env() -> String {
 /// responds and `nats-server` is not installed, and the errors of
 /// [`PrivateServer::start`].
 pub async fn connect_or_start(url: &str) -> Result<NatsTarget, ServerError> {
-    let probe = async_nats::ConnectOptions::new()
-        .name("ncl-examples-probe")
-        .connection_timeout(PROBE_TIMEOUT)
-        .connect(url)
-        .await;
-    match probe {
-        Ok(client) => {
-            drop(client);
-            return Ok(NatsTarget {
-                url: url.to_owned(),
-                private: None,
-            });
-        }
-        Err(error)
-            if matches!(
-                error.kind(),
-                ConnectErrorKind::Io | ConnectErrorKind::TimedOut
-            ) =>
-        {
-            tracing::debug!(url, error = %error, "no NATS server responds; looking for nats-server");
-        }
-        Err(source) => {
-            return Err(ServerError::Connect {
-                url: url.to_owned(),
-                source,
-            });
-        }
+    if probe(url).await? {
+        return Ok(NatsTarget {
+            url: url.to_owned(),
+            private: None,
+        });
     }
-    let binary = find_binary().ok_or_else(|| ServerError::NotFound {
-        url: url.to_owned(),
-    })?;
+    let binary = find_binary().ok_or_else(|| ServerError::NotFound { url: redact(url) })?;
     let server = PrivateServer::start(&binary).await?;
     Ok(NatsTarget {
         url: server.url(),
@@ -310,5 +354,31 @@ mod tests {
         assert!(!message.contains('\n'), "{message}");
         assert!(message.contains("apt-get install nats-server"), "{message}");
         assert!(message.contains("NATS_URL"), "{message}");
+    }
+
+    #[test]
+    fn redact_hides_credentials_only() {
+        assert_eq!(
+            redact("nats://user:secret@127.0.0.1:4222"),
+            "nats://***@127.0.0.1:4222"
+        );
+        assert_eq!(redact("nats://token@localhost"), "nats://***@localhost");
+        assert_eq!(redact("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(redact("127.0.0.1:4222"), "127.0.0.1:4222");
+        assert_eq!(redact("ws://host/path@x"), "ws://host/path@x");
+    }
+
+    #[tokio::test]
+    async fn dead_url_is_unreachable_not_replaced() {
+        let port = free_port().expect("find a free port");
+        let url = format!("nats://user:secret@127.0.0.1:{port}");
+        assert!(
+            !probe(&url).await.expect("probe"),
+            "nothing listens on {port}"
+        );
+        let error = ServerError::Unreachable { url: redact(&url) };
+        let message = error.to_string();
+        assert!(!message.contains("secret"), "{message}");
+        assert!(message.contains("unset NATS_URL"), "{message}");
     }
 }

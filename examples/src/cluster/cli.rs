@@ -87,8 +87,9 @@ Options:
   -h, --help                 print this help
 
 Environment:
-  NATS_URL   server to connect to [default: nats://127.0.0.1:4222]. When no server
-             responds there, a private nats-server is started on a free loopback port.
+  NATS_URL   server to connect to; the run fails when none responds there. When unset,
+             nats://127.0.0.1:4222 is used, or, when no server responds there, a
+             private nats-server on a free loopback port.
   NATS_SERVER_BIN
              nats-server binary for the private server [default: the first nats-server
              on PATH, else /usr/sbin/nats-server]
