@@ -146,7 +146,10 @@ impl fmt::Display for Report {
             self.unfinished,
             self.reassignments
         )?;
-        for (node_id, node) in &self.nodes {
+        // By number, so that node-10 follows node-9: ids differ only in their number.
+        let mut nodes: Vec<_> = self.nodes.iter().collect();
+        nodes.sort_by_key(|(node_id, _)| (node_id.len(), *node_id));
+        for (node_id, node) in nodes {
             let health = if node.healthy { "healthy" } else { "UNHEALTHY" };
             writeln!(
                 f,

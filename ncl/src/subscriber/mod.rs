@@ -132,6 +132,8 @@ pub struct Subscriber {
     /// concrete type lives only inside this closure.
     spawn_intake: Box<SpawnIntake>,
     counters: Arc<Counters>,
+    /// Shared with the pipeline, to report the suppressed log lines at close.
+    log_limiter: Arc<RateLimiter>,
     handler_count: usize,
     serializer: EnvelopeSerializer,
     max_pending: usize,
@@ -239,6 +241,7 @@ impl Subscriber {
                 }
             }
         }
+        self.log_limiter.report_suppressed();
     }
 
     fn lock_tasks(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
@@ -514,6 +517,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
         };
         let (shutdown, _) = watch::channel(false);
         let counters = Arc::new(Counters::default());
+        let log_limiter = Arc::new(RateLimiter::default());
         let handler_count = self.handlers.len();
         let pipeline = Arc::new(Pipeline {
             handlers: self.handlers,
@@ -524,7 +528,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
             registry,
             handler_timeout: self.handler_timeout,
             counters: Arc::clone(&counters),
-            log_limiter: RateLimiter::default(),
+            log_limiter: Arc::clone(&log_limiter),
         });
         let backoff = self.acks.backoff;
         if !backoff.is_valid() {
@@ -549,6 +553,7 @@ impl<H: HandlerChain, F: MessageFilter, C: Checkpointer> SubscriberBuilder<H, F,
             client: self.client,
             spawn_intake: Box::new(spawn_intake),
             counters,
+            log_limiter,
             handler_count,
             serializer: self.serializer,
             max_pending: self.max_pending,

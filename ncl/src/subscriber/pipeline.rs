@@ -60,7 +60,7 @@ pub(crate) struct Pipeline<H, F, C> {
     pub(crate) registry: Arc<PayloadRegistry>,
     pub(crate) handler_timeout: Duration,
     pub(crate) counters: Arc<Counters>,
-    pub(crate) log_limiter: RateLimiter,
+    pub(crate) log_limiter: Arc<RateLimiter>,
     pub(crate) metrics: SubscriberMetrics,
 }
 

@@ -67,6 +67,16 @@ pub(crate) enum Failure {
 impl Failure {
     const COUNT: usize = 6;
 
+    /// Every kind, in slot order.
+    const ALL: [Self; Self::COUNT] = [
+        Self::Envelope,
+        Self::Payload,
+        Self::Handler,
+        Self::Panic,
+        Self::Timeout,
+        Self::Checkpoint,
+    ];
+
     fn index(self) -> usize {
         self as usize
     }
@@ -191,6 +201,29 @@ impl RateLimiter {
         self.suppressed[i].fetch_add(1, Ordering::Relaxed);
         None
     }
+
+    /// Logs one line per kind whose last lines were suppressed and not yet reported, and
+    /// resets those counts. A subscriber calls it when it closes, so that the count of
+    /// failures after the last logged line is not lost.
+    pub(crate) fn report_suppressed(&self) {
+        for failure in Failure::ALL {
+            let suppressed = self.suppressed[failure.log_slot()].swap(0, Ordering::Relaxed);
+            if suppressed > 0 {
+                tracing::warn!(
+                    suppressed,
+                    "{}: {suppressed} more not logged since the last line",
+                    failure.description()
+                );
+            }
+        }
+        let dropped = self.suppressed[Self::DROPPED_SLOT].swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(
+                suppressed = dropped,
+                "dropping message: {dropped} more drops not logged since the last line"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +238,21 @@ mod tests {
         assert_eq!(limiter.allow(Failure::Envelope.log_slot()), None);
         // Another kind has its own budget.
         assert_eq!(limiter.allow(Failure::Handler.log_slot()), Some(0));
+    }
+
+    #[test]
+    fn report_suppressed_takes_pending_counts() {
+        let limiter = RateLimiter::new(Duration::from_millis(20));
+        let slot = Failure::Handler.log_slot();
+        assert_eq!(limiter.allow(slot), Some(0));
+        assert_eq!(limiter.allow(slot), None);
+        assert_eq!(limiter.allow(RateLimiter::DROPPED_SLOT), Some(0));
+        assert_eq!(limiter.allow(RateLimiter::DROPPED_SLOT), None);
+        limiter.report_suppressed();
+        std::thread::sleep(Duration::from_millis(30));
+        // The counts were reported at close, so the next line reports none.
+        assert_eq!(limiter.allow(slot), Some(0));
+        assert_eq!(limiter.allow(RateLimiter::DROPPED_SLOT), Some(0));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::subscriber::pipeline::{Outcome, Pipeline};
-use crate::subscriber::stats::{Counters, RateLimiter};
+use crate::subscriber::stats::Counters;
 use crate::telemetry::{self, PublisherMetrics, SubscriberMetrics};
 use crate::{
     AnyMessage, BoxError, EnvelopeSerializer, MessageHandler, NoopCheckpointer, NoopFilter,
@@ -42,7 +42,7 @@ impl ReceivePipeline {
             registry,
             handler_timeout: Duration::from_secs(30),
             counters: Arc::new(Counters::default()),
-            log_limiter: RateLimiter::default(),
+            log_limiter: Arc::default(),
         };
         Self { pipeline }
     }
