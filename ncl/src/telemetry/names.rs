@@ -71,8 +71,10 @@ pub const REQUESTS: &str = "ncl_requests_total";
 /// Time from the request call until its response decoded, for answered requests only.
 /// Histogram in seconds; labels `instance`, `type`.
 pub const REQUEST_DURATION: &str = "ncl_request_duration_seconds";
-/// Requests a responder received: messages with a reply subject. Counter; labels
-/// `instance` (the responder's name), `type` (of the request).
+/// Requests a responder received: messages with a reply subject. Once handled, each is
+/// also counted in [`RESPONDER_RESPONSES`] or [`RESPONDER_SEND_ERRORS`]. A request whose
+/// handler [`Responder::close`](crate::Responder::close) cancels is counted here only.
+/// Counter; labels `instance` (the responder's name), `type` (of the request).
 pub const RESPONDER_REQUESTS: &str = "ncl_responder_requests_total";
 /// Responses a responder handed to the NATS client, by [`outcome::RESPONDED`] or the
 /// failure its error response reports. Counter; labels `instance`, `type` (of the
