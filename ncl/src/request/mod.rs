@@ -12,8 +12,9 @@
 //! (`pkg/lib/ncl`, `requester.go` and `responder.go`) sends them:
 //!
 //! - The request goes to the publisher's destination with a reply inbox, and its
-//!   metadata is also copied into NATS headers, because the Go responder reads the
-//!   request's `MessageID` from the headers.
+//!   `MessageID` is also sent as a NATS header, because the Go responder reads it from
+//!   the headers. The Go requester copies the whole metadata into headers; the Go
+//!   responder reads no other header.
 //! - The response's `MessageID` is the request's `MessageID`, which correlates the two.
 //!   The requester rejects a response that carries another id.
 //! - A failed request gets a response with an [`ErrorResponse`] payload of wire type
