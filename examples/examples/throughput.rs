@@ -13,7 +13,8 @@
 //! reports publish-to-handler latency percentiles. Request mode (`--requests`) times
 //! sequential request/reply round trips (raw `Client::request` against NCL's
 //! `Publisher::request` and `Responder`) and the throughput of acknowledged publishing
-//! (NCL's `AckedPublisher` against raw publish of the same messages). A lost message is
+//! (NCL's `AckedPublisher` against raw requests answered with `{}`, and raw publish of
+//! the same messages). A lost message is
 //! an error, not a figure. The last line of stdout is one JSON object with the results.
 
 use std::process::ExitCode;
@@ -47,7 +48,8 @@ Options:
   --rate R         latency mode: publish R messages per second and report latency
                    percentiles instead of throughput (count defaults to 5 s worth)
   --requests N     request mode: time N sequential request/reply round trips, then
-                   acknowledged publishing of --count messages
+                   acknowledged publishing of --count messages beside raw
+                   requests and raw publish
   -h, --help       print this help
 
 Uses the server at NATS_URL when it is set; otherwise starts a private nats-server on
@@ -272,17 +274,22 @@ async fn request_reply(url: &str, options: Options, requests: u64) -> Result<(),
     );
 
     let raw_rate = run_once(url, options, Path::Raw, None).await?.rate;
+    let raw_request_rate = raw_request_throughput(url, options).await?;
     let acked_rate = acked_throughput(url, options).await?;
     println!("publish raw         {raw_rate:>12.0} msgs/s");
+    println!("request raw         {raw_request_rate:>12.0} msgs/s  ({ACK_WINDOW} in flight)");
     println!(
-        "acked publish ncl   {acked_rate:>12.0} msgs/s  (ratio {:.3})",
-        acked_rate / raw_rate
+        "acked publish ncl   {acked_rate:>12.0} msgs/s  (ratio {:.3} to raw publish, \
+         {:.3} to raw request)",
+        acked_rate / raw_rate,
+        acked_rate / raw_request_rate
     );
     println!(
         "{{\"size\":{},\"requests\":{requests},\"raw_request_p50_us\":{:.1},\
          \"raw_request_p99_us\":{:.1},\"ncl_request_p50_us\":{:.1},\"ncl_request_p99_us\":{:.1},\
          \"request_p50_ratio\":{:.3},\"count\":{},\"raw_msgs_per_s\":{raw_rate:.0},\
-         \"acked_msgs_per_s\":{acked_rate:.0},\"acked_ratio\":{:.4}}}",
+         \"raw_requests_per_s\":{raw_request_rate:.0},\"acked_msgs_per_s\":{acked_rate:.0},\
+         \"acked_ratio\":{:.4},\"acked_to_request_ratio\":{:.4}}}",
         options.size,
         raw_p50 as f64 / 1e3,
         raw_p99 as f64 / 1e3,
@@ -291,8 +298,61 @@ async fn request_reply(url: &str, options: Options, requests: u64) -> Result<(),
         ncl_p50 as f64 / raw_p50.max(1) as f64,
         options.count,
         acked_rate / raw_rate,
+        acked_rate / raw_request_rate,
     );
     Ok(())
+}
+
+/// Messages awaiting acknowledgement (or requests awaiting a response) at once in the
+/// throughput runs of request mode, below the acknowledged publisher's default limit of
+/// 1,000 pending messages.
+const ACK_WINDOW: usize = 900;
+
+/// Sends `--count` raw async-nats requests, [`ACK_WINDOW`] at a time and awaited in
+/// order, to a raw subscriber that replies `{}` to each, as a core subscriber
+/// acknowledges a message. Returns requests per second: the raw counterpart of
+/// [`acked_throughput`].
+async fn raw_request_throughput(url: &str, options: Options) -> Result<f64, String> {
+    let subject = format!("bench.rawack.{}", std::process::id());
+    let responder_client = connect(url, options.count).await?;
+    let requester_client = connect(url, options.count).await?;
+    let mut requests = responder_client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|error| error.to_string())?;
+    sync_with_server(&responder_client).await?;
+    let responder = tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            if let Some(reply) = request.reply {
+                let _ = responder_client
+                    .publish(reply, Bytes::from_static(b"{}"))
+                    .await;
+            }
+        }
+    });
+
+    let payload = Bytes::from(
+        serde_json::to_vec(&Blob::with_json_size(options.size, 0))
+            .map_err(|error| error.to_string())?,
+    );
+    let start = Instant::now();
+    let mut responses = futures_util::stream::iter(0..options.count)
+        .map(|_| requester_client.request(subject.clone(), payload.clone()))
+        .buffered(ACK_WINDOW);
+    let mut answered = 0;
+    while let Some(response) = responses.next().await {
+        response.map_err(|error| format!("raw request failed: {error}"))?;
+        answered += 1;
+    }
+    let elapsed = start.elapsed();
+    responder.abort();
+    if answered != options.count {
+        return Err(format!(
+            "raw request: {answered} of {} answered",
+            options.count
+        ));
+    }
+    Ok(options.count as f64 / elapsed.as_secs_f64())
 }
 
 /// Publishes `--count` messages with acknowledgements to a core subscriber, keeping
@@ -330,7 +390,7 @@ async fn acked_throughput(url: &str, options: Options) -> Result<f64, String> {
     for _ in 0..options.count {
         // Keep below the publisher's pending limit (1,000 by default) by waiting for the
         // oldest acknowledgement first.
-        if in_flight.len() >= 900
+        if in_flight.len() >= ACK_WINDOW
             && let Some(pending) = in_flight.pop_front()
         {
             let pending: ncl::acked::AckFuture = pending;
