@@ -345,6 +345,40 @@ async fn unknown_type_is_not_found_at_once() {
 }
 
 #[tokio::test]
+async fn request_without_type_is_bad_request() {
+    let server = NatsServer::start();
+    let client = connect(&server).await;
+    let _responder = listening_responder(&client, "svc.requests").await;
+    let mut metadata = ncl::Metadata::new();
+    metadata.insert(keys::MESSAGE_ID, "no-type-1");
+    metadata.insert(keys::PAYLOAD_ENCODING, ncl::JSON_ENCODING);
+    let envelope = EnvelopeSerializer::default()
+        .serialize(&ncl::RawMessage::new(metadata, Bytes::from_static(b"{}")))
+        .expect("encode the request");
+
+    let reply = within("raw request", client.request("svc.requests", envelope))
+        .await
+        .expect("raw request");
+    let raw = EnvelopeSerializer::default()
+        .deserialize_bytes(&reply.payload)
+        .expect("response envelope");
+
+    assert_eq!(raw.metadata.message_id(), Some("no-type-1"));
+    assert_eq!(raw.metadata.get(error_keys::STATUS_CODE), Some("400"));
+    assert_eq!(
+        raw.metadata.get(error_keys::ERROR_CODE),
+        Some(codes::BAD_REQUEST)
+    );
+    let body: serde_json::Value = serde_json::from_slice(&raw.payload).expect("JSON body");
+    assert!(
+        body["Cause"]
+            .as_str()
+            .is_some_and(|cause| cause.starts_with("request has no Type metadata")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn error_response_wire_format() {
     let server = NatsServer::start();
     let client = connect(&server).await;

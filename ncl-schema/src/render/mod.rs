@@ -94,7 +94,7 @@ pub(crate) mod envelope {
     /// `Bacalhau-ErrorCode` and the `Bacalhau-StatusCode`.
     pub(crate) const RESPONDER_FAILURES: &[(&str, &str, &str)] = &[
         (
-            "the request's envelope or payload does not decode",
+            "the request's envelope or payload does not decode, or it has no `Type`",
             "`BadRequest`",
             "400",
         ),

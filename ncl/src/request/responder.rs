@@ -312,6 +312,13 @@ impl<H: RequestHandler> Core<H> {
             None => header_message_id(message),
         };
 
+        if message_type.is_empty() {
+            let text = "request has no Type metadata; set Type (or Bacalhau-Type) to the \
+                        request payload's wire name";
+            let error = ErrorResponse::new(codes::BAD_REQUEST, text);
+            let rejection = Rejection::new(error, ResponseOutcome::PayloadError);
+            return (tracker, Reply::rejected(request_id, None, rejection));
+        }
         let handles =
             std::panic::catch_unwind(AssertUnwindSafe(|| self.handler.handles(&message_type)));
         let rejection = match handles {
