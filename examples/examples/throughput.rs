@@ -13,7 +13,7 @@
 //! reports publish-to-handler latency percentiles. Request mode (`--requests`) times
 //! sequential request/reply round trips (raw `Client::request` against NCL's
 //! `Publisher::request` and `Responder`) and the throughput of acknowledged publishing
-//! (NCL's `AckedPublisher` against raw requests answered with `{}`, and raw publish of
+//! (NCL's `AckedPublisher` against raw requests that get `{}` as response, and raw publish of
 //! the same messages). A lost message is
 //! an error, not a figure. The last line of stdout is one JSON object with the results.
 
@@ -339,16 +339,16 @@ async fn raw_request_throughput(url: &str, options: Options) -> Result<f64, Stri
     let mut responses = futures_util::stream::iter(0..options.count)
         .map(|_| requester_client.request(subject.clone(), payload.clone()))
         .buffered(ACK_WINDOW);
-    let mut answered = 0;
+    let mut responses_received = 0;
     while let Some(response) = responses.next().await {
         response.map_err(|error| format!("raw request failed: {error}"))?;
-        answered += 1;
+        responses_received += 1;
     }
     let elapsed = start.elapsed();
     responder.abort();
-    if answered != options.count {
+    if responses_received != options.count {
         return Err(format!(
-            "raw request: {answered} of {} answered",
+            "raw request: {responses_received} of {} requests got a response",
             options.count
         ));
     }

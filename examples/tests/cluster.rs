@@ -320,7 +320,7 @@ async fn assignment_delivered_twice_runs_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_gone_for_good_ends_run_soon_after_timeout() {
+async fn dead_server_run_ends_near_timeout() {
     let mut server = start_server().await;
     let url = server.url();
     let run_timeout = Duration::from_secs(2);

@@ -52,7 +52,7 @@ pub fn help_text() -> String {
     format!(
         "\
 Runs an orchestrator and compute nodes in one process, each with its own NATS connection,
-and prints a live view of the jobs and a summary. The orchestrator asks the nodes for bids
+and prints a live view of the jobs and a summary. The orchestrator requests bids from the nodes
 (request/reply) and sends each job to the least loaded node with room for it, which
 acknowledges the assignment. The connections reconnect without limit and the orchestrator
 resends assignments that get no status report, so a run survives a restart of the NATS

@@ -468,10 +468,10 @@ impl JobTable {
     }
 }
 
-/// Returns the bid to assign a job to, among `bids` for that job: of the bids that
-/// accept it from nodes with room left, the one from the node with the fewest jobs, ties
-/// going to the first node by id. `planned` counts, per node, the jobs assigned since
-/// the bids were made, which the nodes' counts do not include yet.
+/// Returns the bid to assign a job to, among `bids` for that job. It is the accepting
+/// bid from the node with the fewest jobs that still has room, and ties go to the first
+/// node by id. `planned` counts, per node, the jobs assigned since the bids were made,
+/// which the bids' counts do not include yet.
 pub(crate) fn pick_bid<'a>(bids: &'a [Bid], planned: &HashMap<String, u32>) -> Option<&'a Bid> {
     bids.iter()
         .filter(|bid| bid.accepted)

@@ -28,18 +28,18 @@ impl ncl::Request for BidRequest {
 /// A compute node's response to a [`BidRequest`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ncl::NclPayload)]
 pub struct Bid {
-    /// Node that answers.
+    /// Node that sent the bid.
     pub node_id: String,
     /// Job identifier, as in the request.
     pub job_id: String,
     /// The node would take the job: it runs fewer jobs than its capacity and is not
     /// stopping.
     pub accepted: bool,
-    /// Jobs the node was running when it answered.
+    /// Jobs the node was running when it sent the bid.
     pub running_jobs: u32,
     /// Jobs the node runs at most at once.
     pub capacity: u32,
-    /// Why the node declined, when it did.
+    /// Reason the node declined the job, set only when it declined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

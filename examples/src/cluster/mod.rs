@@ -5,7 +5,7 @@
 //! [`Bid`](messages::Bid) response), and picks the node with the fewest jobs among those that
 //! have room for it. It then sends the assignment with an
 //! [`AckedPublisher`](ncl::AckedPublisher): the node's subscriber acknowledges it once
-//! the node took the job, or answers with a negative acknowledgement (a node that runs as
+//! the node took the job, or replies with a negative acknowledgement (a node that runs as
 //! many jobs as its capacity rejects a new one), which the publisher retries after the
 //! delay it carries. A job whose assignment is not acknowledged goes back to the queue.
 //!

@@ -405,7 +405,7 @@ impl Node {
 /// A compute node with its own NATS connection, responder, subscriber and heartbeat
 /// task.
 ///
-/// It answers [`BidRequest`]s on `<root>.node.<id>.BidRequest`, receives and acknowledges
+/// It replies to [`BidRequest`]s on `<root>.node.<id>.BidRequest`, receives and acknowledges
 /// [`JobAssigned`] on `<root>.node.<id>.JobAssigned`, and publishes [`JobStatus`] and
 /// [`Heartbeat`] to `<root>.orchestrator.<type>`.
 pub(crate) struct RunningNode {
@@ -417,11 +417,11 @@ pub(crate) struct RunningNode {
 }
 
 impl RunningNode {
-    /// Starts answering bid requests, subscribes to the node's assignments and starts its
+    /// Starts replying to bid requests, subscribes to the node's assignments and starts its
     /// heartbeats.
     ///
     /// Both subscriptions are flushed to the server before the first heartbeat, so the
-    /// orchestrator, which asks for bids only from nodes it has heard from, never sends to
+    /// orchestrator, which requests bids only from nodes it has heard from, never sends to
     /// a node that does not listen yet.
     pub(crate) async fn start(
         client: async_nats::Client,
@@ -532,7 +532,7 @@ impl RunningNode {
         }
     }
 
-    /// Stops answering bid requests and unsubscribes, after the request and the message
+    /// Stops replying to bid requests and unsubscribes, after the request and the message
     /// being handled, if any.
     pub(crate) async fn close(&self) {
         self.responder.close().await;

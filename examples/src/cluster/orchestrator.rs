@@ -116,7 +116,7 @@ impl RunningOrchestrator {
     /// also checks the nodes' health and resends overdue assignments.
     ///
     /// Bids are awaited within the batch, which delays the next tick by up to the reply
-    /// timeout when a node does not answer; acknowledgements are awaited by tasks.
+    /// timeout when a node does not reply. Acknowledgements are awaited by tasks.
     pub(crate) async fn run(&mut self) -> RunOutcome {
         let started = self.orchestrator.started();
         let deadline = tokio::time::Instant::from_std(started + self.config.run_timeout);
@@ -231,8 +231,8 @@ impl RunningOrchestrator {
         }
     }
 
-    /// Assigns the next batch of pending jobs. For each job, in queue order, it asks every
-    /// healthy node for a bid, picks one with [`pick_bid`] and sends the assignment. The
+    /// Assigns the next batch of pending jobs. For each job, in queue order, it requests a
+    /// bid from every healthy node, picks one with [`pick_bid`] and sends the assignment. The
     /// batch ends early at a job that no node has room for, because no later job would
     /// find room either.
     async fn assign_batch(&mut self) {
@@ -331,9 +331,9 @@ impl RunningOrchestrator {
         bids
     }
 
-    /// Sends `job` to its node with acknowledged publishing. A task awaits the
-    /// acknowledgement; when the assignment fails, the job goes back to the front of the
-    /// queue, unless the node has reported on it since.
+    /// Sends `job` to its node with acknowledged publishing, and spawns a task that awaits
+    /// the acknowledgement. When the assignment fails, the job goes back to the front of
+    /// the queue, unless the node has reported on it since.
     async fn send_assignment(&mut self, job: JobAssigned) {
         let queued = match self.assigner(&job.node_id).await {
             Ok(assigner) => assigner.publish_async(&job).map_err(BoxError::from),

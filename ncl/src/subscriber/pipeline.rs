@@ -33,7 +33,7 @@ pub(crate) enum Outcome {
     Filtered,
     /// No handler wanted the message, and the checkpoint was recorded. A JetStream
     /// subscriber acknowledges it, because no redelivery would change that. A core
-    /// subscriber answers an acknowledged publisher with a negative acknowledgement
+    /// subscriber replies to an acknowledged publisher with a negative acknowledgement
     /// without a retry delay, so that its sender learns that nothing handled it.
     Unhandled {
         /// The message's type, empty when it has none.

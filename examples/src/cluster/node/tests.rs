@@ -85,7 +85,7 @@ async fn node_with_capacity_one() -> Fixture {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_bids_within_capacity_and_rejects_beyond_it() {
+async fn node_bids_within_capacity() {
     let Fixture {
         _server,
         node,
@@ -157,7 +157,7 @@ async fn node_bids_within_capacity_and_rejects_beyond_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_bid_request_gets_error_response_and_stopping_node_declines() {
+async fn node_rejects_invalid_and_late_bids() {
     let Fixture {
         _server,
         node,
@@ -184,7 +184,7 @@ async fn invalid_bid_request_gets_error_response_and_stopping_node_declines() {
     let bid = requester
         .request_with_timeout(&offer("job-0001"), timeout)
         .await
-        .expect("a stopping node still answers");
+        .expect("a stopping node still replies");
     assert!(!bid.payload.accepted);
     assert_eq!(bid.payload.reason.as_deref(), Some("the node is stopping"));
 
@@ -192,7 +192,7 @@ async fn invalid_bid_request_gets_error_response_and_stopping_node_declines() {
     let error = requester
         .request_with_timeout(&offer("job-0001"), timeout)
         .await
-        .expect_err("a closed node does not answer");
+        .expect_err("a closed node does not reply");
     assert!(
         matches!(error, RequestError::NoResponders { .. }),
         "{error:?}"
